@@ -1,0 +1,74 @@
+# The two commands the README opens with: `make demo` and `make test`.
+# Every tool is built here from the Go module proxy at a pinned version;
+# nothing is downloaded at run time.
+
+GO            ?= go
+BIN           := $(CURDIR)/bin
+HELM3_VERSION := v3.22.0
+HELM4_VERSION := v4.3.1
+HELM3         := $(BIN)/helm-$(HELM3_VERSION)
+HELM4         := $(BIN)/helm-$(HELM4_VERSION)
+EXAMPLE       ?= ci
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build tools demo test check unit bench generate install clean FORCE
+
+all: build
+
+build: $(BIN)/dpps-render $(BIN)/dpps-schemagen
+
+$(BIN)/%: FORCE
+	$(GO) build -o $@ ./cmd/$*
+
+# Helm binaries, built once per pinned version. The -X flag makes them report
+# their full version (Helm's kubeVersion checks read it).
+$(HELM3):
+	GOBIN=$(BIN)/.helm3 $(GO) install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
+	mv $(BIN)/.helm3/helm $@ && rmdir $(BIN)/.helm3
+	ln -sf $(notdir $@) $(BIN)/helm
+
+$(HELM4):
+	GOBIN=$(BIN)/.helm4 $(GO) install -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)" helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
+	mv $(BIN)/.helm4/helm $@ && rmdir $(BIN)/.helm4
+	ln -sf $(notdir $@) $(BIN)/helm4
+
+tools: $(HELM3) $(HELM4)
+
+# Render the chart with an example's values through dpps-render, as a user
+# would, and show what dpps-render did.
+demo: build $(HELM3)
+	@mkdir -p out
+	$(BIN)/helm template dpps charts/dpps -f examples/$(EXAMPLE)/values.yaml \
+		--post-renderer $(BIN)/dpps-render \
+		--post-renderer-args=--report=$(CURDIR)/out/report.txt > out/$(EXAMPLE).yaml
+	@echo
+	@echo "Rendered charts/dpps with examples/$(EXAMPLE) through dpps-render into out/$(EXAMPLE).yaml"
+	@cat out/report.txt
+	@echo "Objects by kind:"
+	@grep -E '^kind: ' out/$(EXAMPLE).yaml | sort | uniq -c | sort -rn
+
+# Every test. CI runs exactly this.
+test: check unit
+
+check: build
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(BIN)/dpps-schemagen generate --check
+
+unit: build tools
+	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
+
+# Benchmarks, each beside its baseline in the same run.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=3x ./transforms/
+
+generate: build
+	$(BIN)/dpps-schemagen generate
+
+install:
+	$(GO) install ./cmd/...
+
+clean:
+	rm -rf $(BIN) out

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+const usage = `dpps-render: Helm post-renderer for the CTAO DPPS umbrella chart.
+
+Usage:
+  helm install|upgrade|template ... --post-renderer dpps-render [--post-renderer-args ARG ...]
+  dpps-render [flags] < rendered.yaml > out.yaml
+  dpps-render transforms     list the transforms, in the order they run
+  dpps-render version        print the version
+
+Reads a multi-document YAML stream on stdin, runs the transforms and writes
+the stream on stdout: every object, in input order, with its comments (such
+as Helm's "# Source:") and annotations; objects a transform generates come
+after them. Empty documents are dropped and "kind: List" is expanded into its
+items, as Helm does before applying. The output is deterministic, and
+feeding it back in gives the same bytes.
+
+Helm 4 accepts only a plugin as post-renderer: install the plugin shipped in
+helm-plugin/ ("helm plugin install ./helm-plugin"), then use
+"--post-renderer dpps-render" as with Helm 3.
+
+What a post-renderer never sees: Helm 3 does not pass hook resources
+(helm.sh/hook annotations) through a post-renderer, and no Helm version
+passes the chart's crds/ directory; "helm template --output-dir" skips the
+post-renderer entirely. Nothing in those objects is transformed, so the DPPS
+chart keeps its bootstrap work in ordinary Jobs, not hooks.
+
+Flags:
+`
+
+const exitCodes = `
+Exit codes:
+  0  the stream was transformed and written
+  1  the input or a transform failed (invalid YAML, an object without
+     apiVersion/kind/metadata.name, ...): nothing is written on stdout and
+     one line on stderr names the document, its template and the line
+  2  usage error, or a config file that cannot be read or is invalid
+`
+
+// options is what the command line asks for.
+type options struct {
+	command    string   // "", "transforms", "version", "help"
+	configFile string   // --config
+	transforms []string // --transforms, nil when not given
+	partOf     string   // --part-of
+	chart      string   // --chart
+	reportFile string   // --report
+}
+
+// errHelp is returned when the user asked for help.
+var errHelp = errors.New("help requested")
+
+// parseArgs turns arguments into options without touching the environment,
+// so it can be table-tested. usageOut receives the flag defaults for --help.
+func parseArgs(args []string, usageOut io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dpps-render", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.configFile, "config", "", "config `file` (YAML or JSON), schema in schema/dpps-render.config.schema.json")
+	var list string
+	fs.StringVar(&list, "transforms", "", "comma-separated `names` of the transforms to run, in order (default: all, see 'dpps-render transforms')")
+	fs.StringVar(&o.partOf, "part-of", "", "value of the app.kubernetes.io/part-of label (default \"dpps\")")
+	fs.StringVar(&o.chart, "chart", "", "`name-version` of the chart, for objects without a helm.sh/chart label")
+	fs.StringVar(&o.reportFile, "report", "", "write a human summary of what each transform did to `file` (Helm hides a post-renderer's stderr)")
+	fs.Usage = func() {
+		fmt.Fprint(usageOut, usage)
+		fs.SetOutput(usageOut)
+		fs.PrintDefaults()
+		fmt.Fprint(usageOut, exitCodes)
+	}
+	if len(args) > 0 {
+		switch args[0] {
+		case "transforms", "version", "help":
+			o.command = args[0]
+			if len(args) > 1 {
+				return o, fmt.Errorf("%s takes no arguments", args[0])
+			}
+			if o.command == "help" {
+				fs.Usage()
+				return o, errHelp
+			}
+			return o, nil
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return o, errHelp
+		}
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (the manifests are read from stdin)", fs.Arg(0))
+	}
+	if list != "" {
+		for _, name := range strings.Split(list, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				o.transforms = append(o.transforms, name)
+			}
+		}
+	}
+	return o, nil
+}

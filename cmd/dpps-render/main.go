@@ -1,0 +1,93 @@
+// Command dpps-render is the Helm post-renderer of the DPPS umbrella chart.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ctao/dpps-deploy/internal/version"
+	"github.com/ctao/dpps-deploy/schema"
+	"github.com/ctao/dpps-deploy/transforms"
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit codes, as documented in --help.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	opts, err := parseArgs(args, stdout)
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
+		return exitUsage
+	}
+	switch opts.command {
+	case "version":
+		fmt.Fprintf(stdout, "dpps-render %s\n", version.Version)
+		return exitOK
+	case "transforms":
+		for _, r := range transforms.Registered() {
+			fmt.Fprintf(stdout, "%-12s %s\n", r.Name, r.Summary)
+		}
+		return exitOK
+	}
+
+	cfg, err := loadConfig(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
+		return exitUsage
+	}
+	steps, err := transforms.Steps(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
+		return exitUsage
+	}
+	stats, err := pipeline.Run(stdin, stdout, steps)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
+		return exitFailed
+	}
+	if opts.reportFile != "" {
+		if err := os.WriteFile(opts.reportFile, []byte(stats.Summary()), 0o644); err != nil {
+			fmt.Fprintf(stderr, "dpps-render: writing report: %v\n", err)
+			return exitUsage
+		}
+	}
+	return exitOK
+}
+
+// loadConfig reads the config file, if any, and lets flags override it.
+func loadConfig(opts options) (*transforms.Config, error) {
+	cfg := &transforms.Config{}
+	if opts.configFile != "" {
+		data, err := os.ReadFile(opts.configFile)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = schema.LoadRenderConfig(opts.configFile, data); err != nil {
+			return nil, err
+		}
+	}
+	if opts.transforms != nil {
+		cfg.Transforms = opts.transforms
+	}
+	if opts.partOf != "" {
+		cfg.Provenance.PartOf = opts.partOf
+	}
+	if opts.chart != "" {
+		cfg.Provenance.Chart = opts.chart
+	}
+	return cfg, nil
+}

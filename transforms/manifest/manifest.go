@@ -1,0 +1,211 @@
+// Package manifest holds what transforms need to know about rendered Helm
+// manifests: where an object came from and where its pods and containers are.
+// It works on yaml.Node directly: the kyaml path helpers allocate per call,
+// and these run on every object of every stream.
+package manifest
+
+import (
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// HelmFilenameAnnotation is stamped by Helm 4 on every document it sends to a
+// post-renderer; Helm strips it again afterwards.
+const HelmFilenameAnnotation = "postrenderer.helm.sh/postrender-filename"
+
+var sourceComment = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
+
+// Source returns the template an object was rendered from: Helm's
+// `# Source:` comment, or else Helm 4's filename annotation.
+func Source(obj *yaml.RNode) string {
+	doc := obj.Document()
+	comments := doc.HeadComment
+	if root := obj.YNode(); len(root.Content) > 0 {
+		comments += "\n" + root.HeadComment + "\n" + root.Content[0].HeadComment
+	}
+	if m := sourceComment.FindStringSubmatch(comments); m != nil {
+		return m[1]
+	}
+	if a := Field(Field(obj.YNode(), "metadata"), "annotations"); a != nil {
+		if v := Field(a, HelmFilenameAnnotation); v != nil {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// Origin is where in an umbrella chart a template lives.
+type Origin struct {
+	Chart    string // the chart Helm rendered, e.g. "dpps"
+	Subchart string // the subchart path below it, e.g. "bdms/postgresql"; empty at the top
+	Template string // the path below templates/, e.g. "rucio/server.yaml"
+}
+
+// Component is the subchart path, or the chart itself for its own templates.
+func (o Origin) Component() string {
+	if o.Subchart != "" {
+		return o.Subchart
+	}
+	return o.Chart
+}
+
+// ParseSource splits a Helm source path such as
+// "dpps/charts/bdms/charts/postgresql/templates/statefulset.yaml".
+func ParseSource(src string) Origin {
+	parts := strings.Split(src, "/")
+	if len(parts) < 2 {
+		return Origin{Template: src}
+	}
+	o := Origin{Chart: parts[0]}
+	var sub []string
+	i := 1
+	for i+1 < len(parts) && parts[i] == "charts" {
+		sub = append(sub, parts[i+1])
+		i += 2
+	}
+	o.Subchart = strings.Join(sub, "/")
+	if i < len(parts) && parts[i] == "templates" {
+		i++
+	}
+	o.Template = strings.Join(parts[i:], "/")
+	return o
+}
+
+// Field returns the value of key in mapping m, or nil. Aliases are followed.
+func Field(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	if m.Kind == yaml.AliasNode {
+		m = m.Alias
+	}
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			v := m.Content[i+1]
+			if v.Kind == yaml.AliasNode && v.Alias != nil {
+				return v.Alias
+			}
+			return v
+		}
+	}
+	return nil
+}
+
+// Path follows keys from m, or returns nil.
+func Path(m *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		m = Field(m, k)
+	}
+	return m
+}
+
+// EnsureMap returns the mapping under key in m, creating it when absent or
+// null. An alias there is replaced by a copy, so shared anchors stay intact.
+func EnsureMap(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != key {
+			continue
+		}
+		v := m.Content[i+1]
+		if v.Kind == yaml.AliasNode && v.Alias != nil && v.Alias.Kind == yaml.MappingNode {
+			cp := *v.Alias
+			cp.Anchor = ""
+			cp.Content = append([]*yaml.Node(nil), v.Alias.Content...)
+			m.Content[i+1] = &cp
+			return &cp
+		}
+		if v.Kind != yaml.MappingNode {
+			v = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			m.Content[i+1] = v
+		}
+		return v
+	}
+	v := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	m.Content = append(m.Content, StringNode(key), v)
+	return v
+}
+
+// SetString sets key to a string value in mapping m and reports whether that
+// changed anything.
+func SetString(m *yaml.Node, key, value string) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != key {
+			continue
+		}
+		v := m.Content[i+1]
+		if v.Kind == yaml.ScalarNode && v.Value == value && v.Tag == "!!str" {
+			return false
+		}
+		m.Content[i+1] = StringNode(value)
+		return true
+	}
+	m.Content = append(m.Content, StringNode(key), StringNode(value))
+	return true
+}
+
+// StringNode is a plain string scalar; the encoder quotes it when needed.
+func StringNode(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+}
+
+// PodSpec returns the pod spec of a workload (Pod, the controllers with a
+// pod template, CronJob, PodTemplate), or nil for other objects.
+func PodSpec(obj *yaml.Node) *yaml.Node {
+	if kind := Field(obj, "kind"); kind != nil {
+		switch kind.Value {
+		case "Pod":
+			return Field(obj, "spec")
+		case "PodTemplate":
+			return Path(obj, "template", "spec")
+		case "CronJob":
+			return Path(obj, "spec", "jobTemplate", "spec", "template", "spec")
+		}
+	}
+	return Path(obj, "spec", "template", "spec")
+}
+
+// Containers returns every container of a pod spec: init containers first,
+// then containers, then ephemeral containers, in the order written.
+func Containers(podSpec *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	for _, key := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		if list := Field(podSpec, key); list != nil && list.Kind == yaml.SequenceNode {
+			for _, c := range list.Content {
+				if c.Kind == yaml.AliasNode {
+					c = c.Alias
+				}
+				if c != nil && c.Kind == yaml.MappingNode {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Images returns the distinct images of a pod spec's containers, in order.
+func Images(podSpec *yaml.Node) []string {
+	var out []string
+	for _, c := range Containers(podSpec) {
+		img := Field(c, "image")
+		if img == nil || img.Value == "" {
+			continue
+		}
+		dup := false
+		for _, seen := range out {
+			if seen == img.Value {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, img.Value)
+		}
+	}
+	return out
+}

@@ -1,0 +1,112 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Step is one named transform in a pipeline.
+type Step struct {
+	Name   string
+	Filter kio.Filter
+}
+
+// ChangeCounter is implemented by filters that can say how many objects they
+// modified in place during their last run.
+type ChangeCounter interface {
+	Changed() int
+}
+
+// Stats says what a run did, for the human summary.
+type Stats struct {
+	In      int // objects read (List items counted one by one)
+	Dropped int // empty or comment-only documents dropped
+	Out     int // objects written
+	Steps   []StepStats
+}
+
+// StepStats is what one transform did.
+type StepStats struct {
+	Name                    string
+	Changed, Added, Removed int
+}
+
+// Run reads the stream from in, applies the steps in order and writes the
+// result to out. The output is produced only when every step succeeded, so a
+// failing run writes nothing.
+func Run(in io.Reader, out io.Writer, steps []Step) (Stats, error) {
+	var stats Stats
+	reader := &Reader{Input: in}
+	nodes, err := reader.Read()
+	if err != nil {
+		return stats, err
+	}
+	stats.In, stats.Dropped = len(nodes), reader.Dropped
+	for _, s := range steps {
+		before := len(nodes)
+		nodes, err = s.Filter.Filter(nodes)
+		if err != nil {
+			return stats, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		st := StepStats{Name: s.Name}
+		if d := len(nodes) - before; d > 0 {
+			st.Added = d
+		} else {
+			st.Removed = -d
+		}
+		if c, ok := s.Filter.(ChangeCounter); ok {
+			st.Changed = c.Changed()
+		}
+		stats.Steps = append(stats.Steps, st)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, nodes); err != nil {
+		return stats, err
+	}
+	stats.Out = len(nodes)
+	if _, err := out.Write(buf.Bytes()); err != nil {
+		return stats, fmt.Errorf("writing output: %w", err)
+	}
+	return stats, nil
+}
+
+// Write encodes the objects as one YAML stream, each document opened by
+// `---` as Helm writes it, with the kyaml style (two-space indent, compact
+// sequences).
+func Write(w io.Writer, nodes []*yaml.RNode) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	if _, err := io.WriteString(w, "---\n"); err != nil {
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	for i, n := range nodes {
+		doc := n.Document()
+		if doc.Kind != yaml.DocumentNode {
+			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
+		}
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("encoding object %d: %w", i+1, err)
+		}
+	}
+	return enc.Close()
+}
+
+// Summary is a short human account of the run.
+func (s Stats) Summary() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "objects in: %d", s.In)
+	if s.Dropped > 0 {
+		fmt.Fprintf(&b, " (%d empty documents dropped)", s.Dropped)
+	}
+	fmt.Fprintf(&b, "\nobjects out: %d\n", s.Out)
+	for _, st := range s.Steps {
+		fmt.Fprintf(&b, "  %-12s changed %d, added %d, removed %d\n", st.Name, st.Changed, st.Added, st.Removed)
+	}
+	return b.String()
+}

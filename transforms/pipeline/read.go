@@ -1,0 +1,335 @@
+// Package pipeline reads a stream of rendered Kubernetes manifests, runs
+// kio.Filters over it and writes it back, keeping every object, its order and
+// its comments.
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// InputError locates a problem in the input stream. Its message never quotes
+// the offending document, so a credential in it is never printed.
+type InputError struct {
+	Doc    int    // 1-based index of the document in the stream
+	Source string // the template from Helm's "# Source:" comment, if any
+	Line   int    // 1-based line in the whole stream, 0 if unknown
+	Msg    string
+}
+
+func (e *InputError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "document %d", e.Doc)
+	if e.Source != "" {
+		fmt.Fprintf(&b, " (%s)", e.Source)
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ", line %d", e.Line)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Reader is a kio.Reader for Helm's rendered output. It differs from
+// kio.ByteReader in what users of a post-renderer need: errors name the
+// document, its template and the absolute line; duplicate keys are refused;
+// objects without apiVersion, kind or name are refused; `kind: List` is
+// expanded into its items, as Helm's client does before applying.
+type Reader struct {
+	Input io.Reader
+
+	// Dropped counts documents that were empty or held only comments; Helm
+	// drops those too.
+	Dropped int
+}
+
+var _ kio.Reader = (*Reader)(nil)
+
+var (
+	bom          = []byte("\xef\xbb\xbf")
+	sourceLine   = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
+	yamlLineInfo = regexp.MustCompile(`^yaml: line (\d+): `)
+)
+
+// Read parses the whole stream. On error it returns no objects at all.
+func (r *Reader) Read() ([]*yaml.RNode, error) {
+	data, err := io.ReadAll(r.Input)
+	if err != nil {
+		return nil, fmt.Errorf("reading input: %w", err)
+	}
+	data = bytes.TrimPrefix(data, bom)
+	if bytes.IndexByte(data, '\r') >= 0 {
+		data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	}
+	var out []*yaml.RNode
+	docIndex := 0
+	for _, c := range splitDocuments(data) {
+		dec := yaml.NewDecoder(bytes.NewReader(c.text))
+		for {
+			docIndex++
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				docIndex--
+				break
+			}
+			if err != nil {
+				return nil, c.yamlError(docIndex, err)
+			}
+			nodes, err := objects(&doc)
+			if err != nil {
+				var ie *InputError
+				if errors.As(err, &ie) {
+					ie.Doc, ie.Source = docIndex, c.source()
+					if ie.Line > 0 {
+						ie.Line += c.firstLine - 1
+					}
+				}
+				return nil, err
+			}
+			if len(nodes) == 0 {
+				r.Dropped++
+			}
+			out = append(out, nodes...)
+		}
+	}
+	return out, nil
+}
+
+// chunk is the text from one `---` line to the next.
+type chunk struct {
+	text      []byte
+	firstLine int // line number of text[0] in the stream
+}
+
+func (c chunk) source() string {
+	// Only the comment block before the document's content counts.
+	m := sourceLine.FindSubmatch(c.text)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
+}
+
+func (c chunk) yamlError(doc int, err error) error {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineInfo.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		line = n + c.firstLine - 1
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	return &InputError{Doc: doc, Source: c.source(), Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// splitDocuments cuts the stream before every line that starts a document
+// (`---` alone or followed by a space or tab). Each part keeps its `---` line
+// so the YAML parser sees the stream exactly as written.
+func splitDocuments(data []byte) []chunk {
+	var chunks []chunk
+	start, startLine, line := 0, 1, 1
+	for pos := 0; pos < len(data); {
+		end := bytes.IndexByte(data[pos:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = pos + end + 1
+		}
+		if pos > start && isSeparator(data[pos:next]) {
+			chunks = append(chunks, chunk{text: data[start:pos], firstLine: startLine})
+			start, startLine = pos, line
+		}
+		pos = next
+		line++
+	}
+	if start < len(data) {
+		chunks = append(chunks, chunk{text: data[start:], firstLine: startLine})
+	}
+	return chunks
+}
+
+func isSeparator(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := line[3:]
+	return len(rest) == 0 || rest[0] == '\n' || rest[0] == ' ' || rest[0] == '\t'
+}
+
+// objects checks one decoded document and returns the objects it holds: none
+// for an empty document, the items of a List, or the document itself.
+func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, nil
+	}
+	if err := checkNode(root, 0); err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &InputError{Line: root.Line, Msg: fmt.Sprintf("a document must be a Kubernetes object (a mapping), not a %s", kindName(root))}
+	}
+	if isList(root) {
+		return listItems(doc, root, 0)
+	}
+	if err := checkObject(root); err != nil {
+		return nil, err
+	}
+	return []*yaml.RNode{yaml.NewRNode(doc)}, nil
+}
+
+// maxListDepth bounds `kind: List` nesting.
+const maxListDepth = 10
+
+func isList(obj *yaml.Node) bool {
+	kind := fieldValue(obj, "kind")
+	return kind != nil && kind.Value == "List" && fieldValue(obj, "items") != nil
+}
+
+func listItems(doc, list *yaml.Node, depth int) ([]*yaml.RNode, error) {
+	if depth >= maxListDepth {
+		return nil, &InputError{Line: list.Line, Msg: fmt.Sprintf("kind: List nested deeper than %d levels", maxListDepth)}
+	}
+	items := fieldValue(list, "items")
+	if items.Kind != yaml.SequenceNode {
+		return nil, &InputError{Line: items.Line, Msg: "List items must be a sequence"}
+	}
+	var out []*yaml.RNode
+	for _, item := range items.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, &InputError{Line: item.Line, Msg: fmt.Sprintf("a List item must be a Kubernetes object (a mapping), not a %s", kindName(item))}
+		}
+		if isList(item) {
+			nested, err := listItems(doc, item, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, nested...)
+			continue
+		}
+		if err := checkObject(item); err != nil {
+			return nil, err
+		}
+		// Each item becomes a document of its own, under the List's comments.
+		out = append(out, yaml.NewRNode(&yaml.Node{
+			Kind:        yaml.DocumentNode,
+			HeadComment: doc.HeadComment,
+			Content:     []*yaml.Node{item},
+		}))
+	}
+	return out, nil
+}
+
+func checkObject(obj *yaml.Node) error {
+	for _, f := range []string{"apiVersion", "kind"} {
+		v := fieldValue(obj, f)
+		if v == nil || v.Kind != yaml.ScalarNode || v.Value == "" {
+			return &InputError{Line: obj.Line, Msg: fmt.Sprintf("object has no %s", f)}
+		}
+	}
+	meta := fieldValue(obj, "metadata")
+	if meta == nil || meta.Kind != yaml.MappingNode {
+		return &InputError{Line: obj.Line, Msg: "object has no metadata"}
+	}
+	name := fieldValue(meta, "name")
+	if name == nil || name.Value == "" {
+		name = fieldValue(meta, "generateName")
+	}
+	if name == nil || name.Kind != yaml.ScalarNode || name.Value == "" {
+		return &InputError{Line: meta.Line, Msg: "object has no metadata.name"}
+	}
+	return nil
+}
+
+// checkNode refuses what Kubernetes would treat ambiguously: duplicate keys,
+// and non-scalar keys.
+func checkNode(n *yaml.Node, depth int) error {
+	if depth > maxDepth {
+		return &InputError{Line: n.Line, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		var seen map[string]*yaml.Node
+		if len(n.Content) > 2*smallMapping {
+			seen = make(map[string]*yaml.Node, len(n.Content)/2)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode {
+				return &InputError{Line: k.Line, Msg: "mapping key is not a scalar"}
+			}
+			if first := earlierKey(n, i, seen); first != nil {
+				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first.Line)}
+			}
+			if err := checkNode(n.Content[i+1], depth+1); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			if err := checkNode(c, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// smallMapping is the size up to which a linear scan for duplicate keys is
+// cheaper than a map.
+const smallMapping = 16
+
+// earlierKey returns the key before position i that equals the key at i.
+func earlierKey(m *yaml.Node, i int, seen map[string]*yaml.Node) *yaml.Node {
+	k := m.Content[i]
+	if seen != nil {
+		if first, ok := seen[k.Value]; ok {
+			return first
+		}
+		seen[k.Value] = k
+		return nil
+	}
+	for j := 0; j < i; j += 2 {
+		if m.Content[j].Value == k.Value {
+			return m.Content[j]
+		}
+	}
+	return nil
+}
+
+// maxDepth bounds nesting so that a hostile document cannot exhaust the stack.
+const maxDepth = 200
+
+func fieldValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "sequence"
+	case yaml.ScalarNode:
+		return "scalar"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "mapping"
+}

@@ -1,0 +1,104 @@
+// Package transforms registers dpps-render's transforms by name and holds
+// their configuration, the data a config file or flags set.
+package transforms
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
+	"github.com/ctao/dpps-deploy/transforms/provenance"
+)
+
+// Config is dpps-render's configuration file. Its JSON Schema is generated
+// from this type (schema/dpps-render.config.schema.json).
+type Config struct {
+	// Transforms to run, in this order. Empty means every registered
+	// transform, in registry order.
+	Transforms []string `json:"transforms,omitempty" jsonschema:"uniqueItems=true"`
+	// Provenance configures the provenance transform.
+	Provenance provenance.Config `json:"provenance,omitempty"`
+}
+
+// Registration describes one transform.
+type Registration struct {
+	Name    string
+	Summary string
+	New     func(*Config) kio.Filter
+}
+
+// registry lists the transforms in the order they run by default.
+var registry = []Registration{
+	{
+		Name:    "provenance",
+		Summary: "stamps part-of, source template, subchart, chart and renderer versions and workload images",
+		New:     func(c *Config) kio.Filter { return provenance.New(c.Provenance) },
+	},
+}
+
+// Registered returns every transform, in default order.
+func Registered() []Registration { return append([]Registration(nil), registry...) }
+
+// Names returns the names of every transform, in default order.
+func Names() []string {
+	names := make([]string, len(registry))
+	for i, r := range registry {
+		names[i] = r.Name
+	}
+	return names
+}
+
+// UnknownTransformError names a transform that is not registered.
+type UnknownTransformError struct{ Name string }
+
+func (e *UnknownTransformError) Error() string {
+	return fmt.Sprintf("unknown transform %q; valid transforms: %s", e.Name, strings.Join(Names(), ", "))
+}
+
+// Steps builds the pipeline steps cfg asks for.
+func Steps(cfg *Config) ([]pipeline.Step, error) {
+	names := cfg.Transforms
+	if len(names) == 0 {
+		names = Names()
+	}
+	steps := make([]pipeline.Step, 0, len(names))
+	seen := map[string]bool{}
+	for _, name := range names {
+		r, ok := lookup(name)
+		if !ok {
+			return nil, &UnknownTransformError{Name: name}
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("transform %q is listed twice", name)
+		}
+		seen[name] = true
+		steps = append(steps, pipeline.Step{Name: name, Filter: r.New(cfg)})
+	}
+	return steps, nil
+}
+
+func lookup(name string) (Registration, bool) {
+	for _, r := range registry {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Registration{}, false
+}
+
+// DecodeConfig decodes a YAML or JSON config strictly: unknown fields are
+// errors. Validation against the JSON Schema happens before, in package schema.
+func DecodeConfig(data []byte) (*Config, error) {
+	var cfg Config
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &cfg, nil
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
