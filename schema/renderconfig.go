@@ -35,10 +35,11 @@ var renderConfigSchema []byte
 // generated from transforms.Config. root is the repository root, read for
 // the Go doc comments that become descriptions.
 func RenderConfigSchema(root string) ([]byte, error) {
-	r := &invopop.Reflector{ExpandedStruct: true, Namer: qualifiedName}
-	if err := r.AddGoComments("github.com/ctao/dpps-deploy", filepath.Join(root, "transforms")); err != nil {
-		return nil, fmt.Errorf("reading Go comments: %w", err)
+	comments, err := goComments(root, "transforms")
+	if err != nil {
+		return nil, err
 	}
+	r := &invopop.Reflector{ExpandedStruct: true, Namer: qualifiedName, CommentMap: comments}
 	s := r.ReflectFromType(reflect.TypeOf(transforms.Config{}))
 	s.ID = renderConfigID
 	s.Title = "dpps-render configuration"
@@ -54,6 +55,25 @@ func RenderConfigSchema(root string) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
+}
+
+const modulePath = "github.com/ctao/dpps-deploy"
+
+// goComments reads the doc comments of the Go packages under root/dir, keyed
+// by import path as invopop expects. invopop derives keys from the walked
+// path, so they are rewritten to hold for any root.
+func goComments(root, dir string) (map[string]string, error) {
+	var r invopop.Reflector
+	if err := r.AddGoComments(modulePath, filepath.Join(root, dir)); err != nil {
+		return nil, fmt.Errorf("reading Go comments: %w", err)
+	}
+	walked := path.Join(modulePath, filepath.ToSlash(filepath.Join(root, dir)))
+	want := path.Join(modulePath, dir)
+	out := make(map[string]string, len(r.CommentMap))
+	for k, v := range r.CommentMap {
+		out[want+strings.TrimPrefix(k, walked)] = v
+	}
+	return out, nil
 }
 
 // qualifiedName keeps the config types of different transforms, all named

@@ -121,16 +121,49 @@ func (c chunk) source() string {
 }
 
 func (c chunk) yamlError(doc int, err error) error {
-	msg := err.Error()
-	line := 0
-	if m := yamlLineInfo.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		line = n + c.firstLine - 1
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
+	msg, line := splitYAMLError(err)
+	if line > 0 {
+		line = c.problemLine(msg, line) + c.firstLine - 1
 	}
 	return &InputError{Doc: doc, Source: c.source(), Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// splitYAMLError separates the parser's message from its line number.
+func splitYAMLError(err error) (msg string, line int) {
+	msg = err.Error()
+	if m := yamlLineInfo.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		return msg[len(m[0]):], line
+	}
+	return strings.TrimPrefix(msg, "yaml: "), 0
+}
+
+// maxProblemScan bounds the lines problemLine tries, on the error path only.
+const maxProblemScan = 2000
+
+// problemLine finds the line that breaks the chunk. The YAML parser reports
+// the line where the enclosing block started, which can be far above the
+// mistake; the first prefix of the chunk that fails with the same message
+// ends at the line to show.
+func (c chunk) problemLine(msg string, reported int) int {
+	lines := bytes.SplitAfter(c.text, []byte("\n"))
+	for k := max(reported, 1); k <= len(lines) && k < reported+maxProblemScan; k++ {
+		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:k], nil)))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, io.EOF) {
+				if m, _ := splitYAMLError(err); m == msg {
+					return k
+				}
+			}
+			break
+		}
+	}
+	return reported
 }
 
 // splitDocuments cuts the stream before every line that starts a document
@@ -223,14 +256,33 @@ func listItems(doc, list *yaml.Node, depth int) ([]*yaml.RNode, error) {
 		if err := checkObject(item); err != nil {
 			return nil, err
 		}
-		// Each item becomes a document of its own, under the List's comments.
-		out = append(out, yaml.NewRNode(&yaml.Node{
-			Kind:        yaml.DocumentNode,
-			HeadComment: doc.HeadComment,
-			Content:     []*yaml.Node{item},
-		}))
+		// Each item becomes a document of its own, under the List's head
+		// comment (Helm's "# Source:"), placed where the parser puts it.
+		if c := headComment(doc); c != "" && len(item.Content) > 0 && item.Content[0].HeadComment == "" {
+			item.Content[0].HeadComment = c
+		}
+		out = append(out, yaml.NewRNode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{item}}))
 	}
 	return out, nil
+}
+
+// headComment is the comment block before a document's content.
+func headComment(doc *yaml.Node) string {
+	parts := []string{doc.HeadComment}
+	if len(doc.Content) > 0 {
+		root := doc.Content[0]
+		parts = append(parts, root.HeadComment)
+		if len(root.Content) > 0 {
+			parts = append(parts, root.Content[0].HeadComment)
+		}
+	}
+	var kept []string
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "\n")
 }
 
 func checkObject(obj *yaml.Node) error {

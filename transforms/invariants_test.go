@@ -1,0 +1,150 @@
+package transforms_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ctao/dpps-deploy/internal/testutil"
+	"github.com/ctao/dpps-deploy/transforms"
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
+)
+
+// render runs every registered transform over in.
+func render(t *testing.T, in []byte) []byte {
+	t.Helper()
+	steps, err := transforms.Steps(&transforms.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := pipeline.Run(bytes.NewReader(in), &out, steps); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// TestCorpusInvariants checks, on real rendered charts, what users rely on:
+// nothing lost or reordered, object content unchanged but for what the
+// transforms add, comments and annotations kept, same bytes every time, and
+// a second run changes nothing.
+func TestCorpusInvariants(t *testing.T) {
+	for _, file := range testutil.CorpusFiles(t) {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := render(t, in)
+			checkPreserved(t, in, out)
+			if again := render(t, in); !bytes.Equal(again, out) {
+				t.Error("two runs on the same input differ")
+			}
+			if second := render(t, out); !bytes.Equal(second, out) {
+				t.Errorf("not idempotent: a second run changed the output\n%s", firstDiff(out, second))
+			}
+			crlf := append([]byte("\ufeff"), bytes.ReplaceAll(in, []byte("\n"), []byte("\r\n"))...)
+			if got := render(t, crlf); !bytes.Equal(got, out) {
+				t.Errorf("BOM + CRLF input renders differently\n%s", firstDiff(out, got))
+			}
+		})
+	}
+}
+
+// checkPreserved compares input and output object by object with an
+// independent reader (kyaml's), so a bug in our reader cannot hide itself.
+func checkPreserved(t *testing.T, in, out []byte) {
+	t.Helper()
+	before, err := kio.FromBytes(in)
+	if err != nil {
+		t.Fatalf("kyaml cannot read the input: %v", err)
+	}
+	after, err := kio.FromBytes(out)
+	if err != nil {
+		t.Fatalf("kyaml cannot read the output: %v", err)
+	}
+	if len(after) < len(before) {
+		t.Fatalf("objects lost: %d in, %d out", len(before), len(after))
+	}
+	for i, b := range before {
+		a := after[i]
+		if id(a) != id(b) {
+			t.Fatalf("object %d: got %s, want %s (order changed)", i+1, id(a), id(b))
+		}
+		for k, v := range b.GetAnnotations() {
+			if a.GetAnnotations()[k] != v {
+				t.Errorf("%s: annotation %s changed or lost", id(b), k)
+			}
+		}
+		for k, v := range b.GetLabels() {
+			if a.GetLabels()[k] != v {
+				t.Errorf("%s: label %s changed or lost", id(b), k)
+			}
+		}
+		if !reflect.DeepEqual(withoutMetadata(t, b), withoutMetadata(t, a)) {
+			t.Errorf("%s: content outside labels and annotations changed", id(b))
+		}
+	}
+	if got, want := bytes.Count(out, []byte("\n# Source: ")), sourcesOfObjects(in); got != want {
+		t.Errorf("# Source: comments: %d in output, %d on objects in the input", got, want)
+	}
+}
+
+// sourcesOfObjects counts "# Source:" comments of documents that hold more
+// than comments (comment-only documents are dropped, as Helm drops them).
+func sourcesOfObjects(in []byte) int {
+	n := 0
+	for _, doc := range strings.Split("\n"+string(in), "\n---") {
+		hasContent := false
+		for _, line := range strings.Split(doc, "\n")[1:] {
+			if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "#") {
+				hasContent = true
+				break
+			}
+		}
+		if hasContent {
+			n += strings.Count(doc, "\n# Source: ")
+		}
+	}
+	return n
+}
+
+func id(n *kyaml.RNode) string {
+	return fmt.Sprintf("%s/%s %s/%s", n.GetApiVersion(), n.GetKind(), n.GetNamespace(), n.GetName())
+}
+
+// withoutMetadata decodes an object with its labels and annotations removed.
+func withoutMetadata(t *testing.T, n *kyaml.RNode) any {
+	t.Helper()
+	s, err := n.String()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(s), &obj); err != nil {
+		t.Fatal(err)
+	}
+	if meta, ok := obj["metadata"].(map[string]any); ok {
+		delete(meta, "labels")
+		delete(meta, "annotations")
+	}
+	return obj
+}
+
+func firstDiff(a, b []byte) string {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return fmt.Sprintf("line %d:\n- %s\n+ %s", i+1, al[i], bl[i])
+		}
+	}
+	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}

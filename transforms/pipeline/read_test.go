@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestReadErrors(t *testing.T) {
+	tests := map[string]struct {
+		in   string
+		want InputError
+	}{
+		"invalid yaml points at the broken line": {
+			in:   "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: [\n",
+			want: InputError{Doc: 1, Source: "c/templates/a.yaml", Line: 7},
+		},
+		"tab indentation": {
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n",
+			want: InputError{Doc: 1, Line: 4},
+		},
+		"second document counts lines from the stream start": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: B\nmetadata: {name: [}\n",
+			want: InputError{Doc: 2, Line: 7},
+		},
+		"scalar document": {
+			in:   "hello\n",
+			want: InputError{Doc: 1, Line: 1},
+		},
+		"sequence document": {
+			in:   "---\n- a\n",
+			want: InputError{Doc: 1, Line: 2},
+		},
+		"missing apiVersion": {
+			in:   "kind: A\nmetadata: {name: a}\n",
+			want: InputError{Doc: 1, Line: 1},
+		},
+		"missing metadata": {
+			in:   "apiVersion: v1\nkind: A\n",
+			want: InputError{Doc: 1, Line: 1},
+		},
+		"empty name": {
+			in:   "apiVersion: v1\nkind: A\nmetadata:\n  name: \"\"\n",
+			want: InputError{Doc: 1, Line: 4},
+		},
+		"duplicate key deep inside": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n  x: 1\n  x: 2\n",
+			want: InputError{Doc: 1, Line: 6},
+		},
+		"duplicate key in a large mapping": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n" + manyKeys(40) + "  k7: dup\n",
+			want: InputError{Doc: 1, Line: 45},
+		},
+		"list item that is not an object": {
+			in:   "apiVersion: v1\nkind: List\nitems:\n- 3\n",
+			want: InputError{Doc: 1, Line: 4},
+		},
+		"list item without kind": {
+			in:   "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  metadata: {name: a}\n",
+			want: InputError{Doc: 1, Line: 4},
+		},
+		"list nested too deep": {
+			in:   nestedList(maxListDepth + 1),
+			want: InputError{Doc: 1},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			nodes, err := (&Reader{Input: strings.NewReader(tc.in)}).Read()
+			if err == nil {
+				t.Fatalf("no error; read %d objects", len(nodes))
+			}
+			if nodes != nil {
+				t.Errorf("objects returned with the error: %d", len(nodes))
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %T %v is not an *InputError", err, err)
+			}
+			if ie.Doc != tc.want.Doc || ie.Source != tc.want.Source || (tc.want.Line != 0 && ie.Line != tc.want.Line) {
+				t.Errorf("got %+v, want doc %d source %q line %d", *ie, tc.want.Doc, tc.want.Source, tc.want.Line)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans several lines: %q", err)
+			}
+		})
+	}
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "  k%d: v\n", i)
+	}
+	return b.String()
+}
+
+func nestedList(depth int) string {
+	var b strings.Builder
+	indent := ""
+	b.WriteString("apiVersion: v1\nkind: List\nitems:\n")
+	for range depth {
+		b.WriteString(indent + "- apiVersion: v1\n" + indent + "  kind: List\n" + indent + "  items:\n")
+		indent += "  "
+	}
+	b.WriteString(indent + "- apiVersion: v1\n" + indent + "  kind: ConfigMap\n" + indent + "  metadata: {name: deep}\n")
+	return b.String()
+}
+
+func TestReadShapes(t *testing.T) {
+	tests := map[string]struct {
+		in          string
+		wantNames   []string
+		wantDropped int
+	}{
+		"empty input":              {in: "", wantNames: nil},
+		"only separators":          {in: "---\n---\n", wantNames: nil, wantDropped: 2},
+		"comment-only document":    {in: "---\n# nothing\n---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", wantNames: []string{"a"}, wantDropped: 1},
+		"null document":            {in: "---\nnull\n---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", wantNames: []string{"a"}, wantDropped: 1},
+		"BOM and CRLF":             {in: "\ufeffapiVersion: v1\r\nkind: A\r\nmetadata:\r\n  name: a\r\n---\r\napiVersion: v1\r\nkind: A\r\nmetadata: {name: b}\r\n", wantNames: []string{"a", "b"}},
+		"List items in order":      {in: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: x}}\n- {apiVersion: v1, kind: A, metadata: {name: y}}\n", wantNames: []string{"x", "y"}},
+		"generateName is a name":   {in: "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: j-}\n", wantNames: []string{""}},
+		"separator with a comment": {in: "--- # first\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", wantNames: []string{"a"}},
+		"document end marker":      {in: "apiVersion: v1\nkind: A\nmetadata: {name: a}\n...\n---\napiVersion: v1\nkind: A\nmetadata: {name: b}\n", wantNames: []string{"a", "b"}},
+		"dashes inside a block":    {in: "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n  x: |\n    ---\n    not a separator\n", wantNames: []string{"a"}},
+		"kind List without items":  {in: "apiVersion: v1\nkind: List\nmetadata: {name: l}\n", wantNames: []string{"l"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := &Reader{Input: strings.NewReader(tc.in)}
+			nodes, err := r.Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, n := range nodes {
+				names = append(names, n.GetName())
+			}
+			if strings.Join(names, ",") != strings.Join(tc.wantNames, ",") || len(names) != len(tc.wantNames) {
+				t.Errorf("names %q, want %q", names, tc.wantNames)
+			}
+			if r.Dropped != tc.wantDropped {
+				t.Errorf("dropped %d, want %d", r.Dropped, tc.wantDropped)
+			}
+		})
+	}
+}
