@@ -138,8 +138,9 @@ func splitYAMLError(err error) (msg string, line int) {
 	return strings.TrimPrefix(msg, "yaml: "), 0
 }
 
-// maxProblemScan bounds the lines problemLine tries, on the error path only.
-const maxProblemScan = 2000
+// problemScanBudget bounds the bytes problemLine re-parses, so a broken
+// huge document costs at most a few milliseconds more.
+const problemScanBudget = 4 << 20
 
 // problemLine finds the line that breaks the chunk. The YAML parser reports
 // the line where the enclosing block started, which can be far above the
@@ -147,8 +148,17 @@ const maxProblemScan = 2000
 // ends at the line to show.
 func (c chunk) problemLine(msg string, reported int) int {
 	lines := bytes.SplitAfter(c.text, []byte("\n"))
-	for k := max(reported, 1); k <= len(lines) && k < reported+maxProblemScan; k++ {
-		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:k], nil)))
+	prefix := 0
+	for _, l := range lines[:min(max(reported, 1)-1, len(lines))] {
+		prefix += len(l)
+	}
+	spent := 0
+	for k := max(reported, 1); k <= len(lines); k++ {
+		prefix += len(lines[k-1])
+		if spent += prefix; spent > problemScanBudget {
+			break
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(c.text[:prefix]))
 		for {
 			var n yaml.Node
 			err := dec.Decode(&n)
