@@ -70,5 +70,12 @@ generate: build
 install:
 	$(GO) install ./cmd/...
 
+# Helm 4 takes only a plugin as post-renderer: put dpps-render on PATH and
+# register helm-plugin/ with a Helm 4 (HELM=/path/to/helm4 to pick one).
+HELM ?= helm
+.PHONY: plugin-install
+plugin-install: install
+	$(HELM) plugin install ./helm-plugin
+
 clean:
 	rm -rf $(BIN) out
