@@ -156,10 +156,10 @@ func TestHelm3RejectedOutput(t *testing.T) {
 	}{
 		{
 			chart: "noname",
-			// The Secret comes first in Helm's install order; line 6 is the
-			// first line inside its metadata, which has no name.
-			want: "dpps-render: document 1 (noname/templates/nameless.yaml), line 6: object has no metadata.name",
-			line: "  labels:",
+			// The Secret comes first in Helm's install order; line 5 is its
+			// metadata, which has no name.
+			want: "dpps-render: document 1 (noname/templates/nameless.yaml), line 5: object has no metadata.name",
+			line: "metadata:",
 		},
 		{
 			chart: "dupkey",

@@ -233,6 +233,25 @@ func TestHelm4RejectedOutput(t *testing.T) {
 	if strings.Contains(r.stderr, "metadata.name") {
 		t.Errorf("Helm 4 now shows the post-renderer's error: update this test and docs/helm.md, which say it does not:\n%s", r.stderr)
 	}
+
+	// --report is where the message goes, naming the template from Helm 4's
+	// filename annotation.
+	report := filepath.Join(t.TempDir(), "report.txt")
+	mustFail(t, env, helm, "template", releaseName, testdata(t, "noname"), "--post-renderer", "dpps-render",
+		"--post-renderer-args", "--report="+report)
+	if got, want := readFile(t, report), "(noname/templates/nameless.yaml), line "; !strings.Contains(got, want) || !strings.Contains(got, "object has no metadata.name") {
+		t.Errorf("report:\n%s\nwant the error naming %q", got, want)
+	}
+}
+
+// Helm 4 refuses an empty post-render; a release that renders no object
+// still renders through dpps-render, as it does without a post-renderer.
+func TestHelm4EmptyRelease(t *testing.T) {
+	helm, env := helm4WithPlugin(t)
+	out := mustRun(t, env, helm, "template", releaseName, testdata(t, "empty"), "--post-renderer", "dpps-render")
+	if objs := parseStream(t, out); len(objs) != 0 {
+		t.Errorf("objects in an empty release: %v", names(objs))
+	}
 }
 
 // Helm 4 no longer runs an executable given by path: --post-renderer only

@@ -27,11 +27,14 @@ Helm 4 accepts only a plugin as post-renderer: install the plugin shipped in
 helm-plugin/ ("helm plugin install ./helm-plugin"), then use
 "--post-renderer dpps-render" as with Helm 3.
 
-What a post-renderer never sees: Helm 3 does not pass hook resources
-(helm.sh/hook annotations) through a post-renderer, and no Helm version
-passes the chart's crds/ directory; "helm template --output-dir" skips the
-post-renderer entirely. Nothing in those objects is transformed, so the DPPS
-chart keeps its bootstrap work in ordinary Jobs, not hooks.
+What a post-renderer does not see: Helm 3 does not pass hook resources
+(helm.sh/hook annotations) through a post-renderer; helm install and
+upgrade create the chart's crds/ apart from the rendered manifests (only
+Helm 3's "helm template --include-crds" post-renders them); Helm 3's
+"helm template --output-dir" writes the files before post-rendering. Nothing
+in those objects is transformed, so the DPPS chart keeps its bootstrap work
+in ordinary Jobs, not hooks. Helm 4 post-renders hooks but hides a
+post-renderer's error message: use --report, which also records failures.
 
 Flags:
 `
@@ -69,7 +72,7 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 	fs.StringVar(&list, "transforms", "", "comma-separated `names` of the transforms to run, in order (default: all, see 'dpps-render transforms')")
 	fs.StringVar(&o.partOf, "part-of", "", "value of the app.kubernetes.io/part-of label (default \"dpps\")")
 	fs.StringVar(&o.chart, "chart", "", "`name-version` of the chart, for objects without a helm.sh/chart label")
-	fs.StringVar(&o.reportFile, "report", "", "write a human summary of what each transform did to `file` (Helm hides a post-renderer's stderr)")
+	fs.StringVar(&o.reportFile, "report", "", "write a human summary of what each transform did, or the error, to `file` (Helm 4 hides a post-renderer's stderr)")
 	fs.Usage = func() {
 		fmt.Fprint(usageOut, usage)
 		fs.SetOutput(usageOut)

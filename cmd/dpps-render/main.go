@@ -55,15 +55,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	stats, err := pipeline.Run(stdin, stdout, steps)
+	report := stats.Summary()
 	if err != nil {
-		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
-		return exitFailed
+		report = fmt.Sprintf("dpps-render: %v\n", err)
+		fmt.Fprint(stderr, report)
 	}
 	if opts.reportFile != "" {
-		if err := os.WriteFile(opts.reportFile, []byte(stats.Summary()), 0o644); err != nil {
-			fmt.Fprintf(stderr, "dpps-render: writing report: %v\n", err)
-			return exitUsage
+		if werr := os.WriteFile(opts.reportFile, []byte(report), 0o644); werr != nil {
+			fmt.Fprintf(stderr, "dpps-render: writing report: %v\n", werr)
+			return exitFailed
 		}
+	}
+	if err != nil {
+		return exitFailed
 	}
 	return exitOK
 }

@@ -74,12 +74,18 @@ func Run(in io.Reader, out io.Writer, steps []Step) (Stats, error) {
 	return stats, nil
 }
 
+// NoObjects is what Write emits for a stream without objects.
+const NoObjects = "# dpps-render: no objects\n"
+
 // Write encodes the objects as one YAML stream, each document opened by
 // `---` as Helm writes it, with the kyaml style (two-space indent, compact
 // sequences).
 func Write(w io.Writer, nodes []*yaml.RNode) error {
 	if len(nodes) == 0 {
-		return nil
+		// Helm 4 refuses an empty post-render; a comment-only stream is
+		// accepted by both Helm versions and read back as nothing.
+		_, err := io.WriteString(w, NoObjects)
+		return err
 	}
 	if _, err := io.WriteString(w, "---\n"); err != nil {
 		return err

@@ -58,6 +58,10 @@ var (
 	bom          = []byte("\xef\xbb\xbf")
 	sourceLine   = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
 	yamlLineInfo = regexp.MustCompile(`^yaml: line (\d+): `)
+	// Helm 4 stamps every document with this annotation (see
+	// manifest.HelmFilenameAnnotation); matched textually so that even a
+	// document that does not parse is located.
+	filenameAnnotation = regexp.MustCompile(`(?m)^\s+postrenderer\.helm\.sh/postrender-filename:\s*(\S+)\s*$`)
 )
 
 // Read parses the whole stream. On error it returns no objects at all.
@@ -111,13 +115,16 @@ type chunk struct {
 	firstLine int // line number of text[0] in the stream
 }
 
+// source is the template the chunk came from: Helm 3's "# Source:" comment
+// or, in the stream Helm 4 sends, its filename annotation.
 func (c chunk) source() string {
-	// Only the comment block before the document's content counts.
-	m := sourceLine.FindSubmatch(c.text)
-	if m == nil {
-		return ""
+	if m := sourceLine.FindSubmatch(c.text); m != nil {
+		return string(m[1])
 	}
-	return string(m[1])
+	if m := filenameAnnotation.FindSubmatch(c.text); m != nil {
+		return strings.Trim(string(m[1]), `"'`)
+	}
+	return ""
 }
 
 func (c chunk) yamlError(doc int, err error) error {
@@ -302,16 +309,22 @@ func checkObject(obj *yaml.Node) error {
 			return &InputError{Line: obj.Line, Msg: fmt.Sprintf("object has no %s", f)}
 		}
 	}
-	meta := fieldValue(obj, "metadata")
+	metaKey, meta := field(obj, "metadata")
 	if meta == nil || meta.Kind != yaml.MappingNode {
 		return &InputError{Line: obj.Line, Msg: "object has no metadata"}
 	}
-	name := fieldValue(meta, "name")
+	nameKey, name := field(meta, "name")
 	if name == nil || name.Value == "" {
-		name = fieldValue(meta, "generateName")
+		if _, gen := field(meta, "generateName"); gen != nil && gen.Kind == yaml.ScalarNode && gen.Value != "" {
+			return nil
+		}
 	}
 	if name == nil || name.Kind != yaml.ScalarNode || name.Value == "" {
-		return &InputError{Line: meta.Line, Msg: "object has no metadata.name"}
+		line := metaKey.Line // a missing name is reported at metadata:
+		if nameKey != nil {
+			line = nameKey.Line
+		}
+		return &InputError{Line: line, Msg: "object has no metadata.name"}
 	}
 	return nil
 }
@@ -376,12 +389,18 @@ func earlierKey(m *yaml.Node, i int, seen map[string]*yaml.Node) *yaml.Node {
 const maxDepth = 200
 
 func fieldValue(m *yaml.Node, key string) *yaml.Node {
+	_, v := field(m, key)
+	return v
+}
+
+// field returns the key and value nodes of key in mapping m.
+func field(m *yaml.Node, key string) (k, v *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
-			return m.Content[i+1]
+			return m.Content[i], m.Content[i+1]
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func kindName(n *yaml.Node) string {
