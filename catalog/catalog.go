@@ -1,0 +1,335 @@
+// Package catalog holds the interface catalog of a DPPS release: every
+// component, internal interface, shared object, credential and external
+// interface, as dpps-schemagen writes it to charts/dpps/catalog.json from
+// interfaces/*.cue. The chart renders it, names resolved for the release,
+// into the ConfigMap that dpps-render reads; Load validates and decodes it.
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// APIVersion and Kind identify a catalog document.
+const (
+	APIVersion = "dpps.ctao.org/v1alpha1"
+	Kind       = "InterfaceCatalog"
+)
+
+// ReleaseName is the template string that stands for the release name in an
+// unrendered catalog.
+const ReleaseName = "{{ .Release.Name }}"
+
+// Catalog is the interface catalog of a DPPS release.
+type Catalog struct {
+	// Marks a generated file.
+	Comment string `json:"$comment,omitempty"`
+	// Always dpps.ctao.org/v1alpha1.
+	APIVersion string `json:"apiVersion" jsonschema:"enum=dpps.ctao.org/v1alpha1"`
+	// Always InterfaceCatalog.
+	Kind string `json:"kind" jsonschema:"enum=InterfaceCatalog"`
+	// The release name: "{{ .Release.Name }}" until the chart renders it.
+	Release string `json:"release" jsonschema:"minLength=1"`
+	// The umbrella chart's subcharts, by name.
+	Subcharts map[string]Subchart `json:"subcharts"`
+	// Every workload, by component name.
+	Components map[string]Component `json:"components"`
+	// Internal interfaces (Services), by name.
+	Interfaces map[string]Interface `json:"interfaces"`
+	// ConfigMaps and Secrets one subchart creates and others read, by name.
+	Shared map[string]Shared `json:"shared"`
+	// Credentials, by reference only, by name.
+	Credentials map[string]Credential `json:"credentials"`
+	// External interfaces a site provides, by name.
+	Externals map[string]External `json:"externals"`
+}
+
+// Subchart is one subchart of the umbrella chart.
+type Subchart struct {
+	// What the subchart deploys.
+	Description string `json:"description"`
+	// Values key that switches the subchart off, dotted: "bdms.enabled".
+	Toggle string `json:"toggle" jsonschema:"minLength=1"`
+	// The subchart's components, sorted.
+	Components []string `json:"components"`
+}
+
+// Component is one workload.
+type Component struct {
+	// What the component does.
+	Description string `json:"description"`
+	// The subchart that deploys it.
+	Subchart string `json:"subchart" jsonschema:"minLength=1"`
+	// Kind of the workload.
+	Workload string `json:"workload" jsonschema:"enum=Deployment,enum=StatefulSet,enum=Job"`
+	// Name of the workload: "{{ .Release.Name }}-<component>".
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// Labels every pod of the component carries.
+	Selector map[string]string `json:"selector"`
+	// The external interface this component stands in for as a test fixture.
+	FixtureFor string `json:"fixtureFor,omitempty"`
+}
+
+// Interface is an internal interface: a Service one component provides.
+type Interface struct {
+	// What the interface serves.
+	Description string `json:"description"`
+	// The component behind the Service.
+	Provider string `json:"provider" jsonschema:"minLength=1"`
+	// Name of the Service.
+	Service string `json:"service" jsonschema:"minLength=1"`
+	// Ports of the Service.
+	Ports []Port `json:"ports" jsonschema:"minItems=1"`
+	// Components that connect to it, sorted.
+	Consumers []string `json:"consumers"`
+	// Non-secret facts consumers need besides the address.
+	Settings map[string]string `json:"settings,omitempty"`
+}
+
+// Port is one Service port.
+type Port struct {
+	// Port name, also the container port's name.
+	Name string `json:"name" jsonschema:"minLength=1,maxLength=15"`
+	// Port number.
+	Port int `json:"port" jsonschema:"minimum=1,maximum=65535"`
+	// Transport protocol.
+	Protocol string `json:"protocol" jsonschema:"enum=TCP,enum=UDP,enum=SCTP"`
+	// Application protocol, when set.
+	AppProtocol string `json:"appProtocol,omitempty"`
+}
+
+// Shared is a ConfigMap or Secret one subchart creates and others read.
+type Shared struct {
+	// What the object holds.
+	Description string `json:"description"`
+	// ConfigMap or Secret.
+	Kind string `json:"kind" jsonschema:"enum=ConfigMap,enum=Secret"`
+	// Name of the object.
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// The component whose subchart creates it.
+	Owner string `json:"owner" jsonschema:"minLength=1"`
+	// Components that read it, sorted.
+	Consumers []string `json:"consumers"`
+	// Keys of its data.
+	Keys []string `json:"keys" jsonschema:"minItems=1"`
+}
+
+// Credential is a credential by reference: the Secret and key holding it.
+// A catalog never holds a credential's value.
+type Credential struct {
+	// What the credential protects.
+	Description string `json:"description"`
+	// Name of the Secret.
+	SecretName string `json:"secretName" jsonschema:"minLength=1"`
+	// Key in the Secret.
+	Key string `json:"key" jsonschema:"minLength=1"`
+	// The component whose subchart creates the Secret (backend "chart").
+	Owner string `json:"owner" jsonschema:"minLength=1"`
+	// Components that read it, sorted.
+	Consumers []string `json:"consumers"`
+}
+
+// External is an external interface: something the site provides.
+type External struct {
+	// What the site provides.
+	Description string `json:"description"`
+	// outbound: DPPS connects to it; inbound: it connects to DPPS.
+	Direction string `json:"direction" jsonschema:"enum=outbound,enum=inbound"`
+	// Application protocol.
+	Protocol string `json:"protocol" jsonschema:"minLength=1"`
+	// Default port.
+	Port int `json:"port" jsonschema:"minimum=1,maximum=65535"`
+	// Authentication method.
+	Auth string `json:"auth" jsonschema:"enum=none,enum=x509,enum=oidc,enum=password,enum=ssh,enum=pull-secret"`
+	// Credentials (names in credentials) the consumers authenticate with.
+	Credentials []string `json:"credentials"`
+	// Components that connect to it, sorted.
+	Consumers []string `json:"consumers"`
+	// Values key of the endpoint, dotted: "global.externals.<name>".
+	ValuesKey string `json:"valuesKey" jsonschema:"minLength=1"`
+	// Endpoint fields the site sets under ValuesKey.
+	Fields []Field `json:"fields" jsonschema:"minItems=1"`
+	// The test fixture that stands in when the site does not set it.
+	Fixture *Fixture `json:"fixture,omitempty"`
+}
+
+// Field is one endpoint field of an external interface.
+type Field struct {
+	// Field name.
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// JSON type.
+	Type string `json:"type" jsonschema:"enum=string,enum=integer,enum=number,enum=boolean,enum=array,enum=object"`
+	// Whether the site must set it when it sets the endpoint.
+	Required bool `json:"required"`
+	// What it means.
+	Description string `json:"description"`
+	// Default value, when it has one.
+	Default any `json:"default,omitempty"`
+}
+
+// Fixture is the test fixture of an external interface.
+type Fixture struct {
+	// Components that make up the fixture.
+	Components []string `json:"components" jsonschema:"minItems=1"`
+	// Values key that switches the fixture off, dotted: "storage.enabled".
+	Toggle string `json:"toggle" jsonschema:"minLength=1"`
+}
+
+// Marshal encodes the catalog as indented JSON with a final newline; the
+// same catalog always gives the same bytes (maps are written sorted).
+func (c *Catalog) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Load validates a catalog document (JSON) against the catalog schema,
+// decodes it and checks its cross references.
+func Load(data []byte) (*Catalog, error) {
+	if err := validateSchema(data); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Catalog
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Validate checks what the schema cannot: names are DNS labels, and every
+// reference (subchart, provider, owner, consumer, credential, fixture) names
+// an entry of the catalog. Problems are listed one per line, sorted.
+func (c *Catalog) Validate() error {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	keys := func(section string, m map[string]bool) {
+		for k := range m {
+			if !nameRE.MatchString(k) || len(k) > 63 {
+				bad("%s.%s: name is not a DNS-1123 label", section, k)
+			}
+		}
+	}
+	subcharts := keySet(c.Subcharts)
+	components := keySet(c.Components)
+	credentials := keySet(c.Credentials)
+	externals := keySet(c.Externals)
+	keys("subcharts", subcharts)
+	keys("components", components)
+	keys("credentials", credentials)
+	keys("externals", externals)
+	keys("interfaces", keySet(c.Interfaces))
+	keys("shared", keySet(c.Shared))
+	refs := func(where string, names []string, known map[string]bool, what string) {
+		for i, n := range names {
+			if !known[n] {
+				bad("%s[%d]: unknown %s %q", where, i, what, n)
+			}
+		}
+	}
+	for n, s := range c.Subcharts {
+		refs("subcharts."+n+".components", s.Components, components, "component")
+	}
+	for n, comp := range c.Components {
+		if !subcharts[comp.Subchart] {
+			bad("components.%s.subchart: unknown subchart %q", n, comp.Subchart)
+		}
+		if comp.FixtureFor != "" && !externals[comp.FixtureFor] {
+			bad("components.%s.fixtureFor: unknown external %q", n, comp.FixtureFor)
+		}
+	}
+	for n, i := range c.Interfaces {
+		if !components[i.Provider] {
+			bad("interfaces.%s.provider: unknown component %q", n, i.Provider)
+		}
+		refs("interfaces."+n+".consumers", i.Consumers, components, "component")
+		seen := map[string]bool{}
+		for _, p := range i.Ports {
+			if seen[p.Name] {
+				bad("interfaces.%s.ports: duplicate port name %q", n, p.Name)
+			}
+			seen[p.Name] = true
+		}
+	}
+	for n, s := range c.Shared {
+		if !components[s.Owner] {
+			bad("shared.%s.owner: unknown component %q", n, s.Owner)
+		}
+		refs("shared."+n+".consumers", s.Consumers, components, "component")
+	}
+	for n, cr := range c.Credentials {
+		if !components[cr.Owner] {
+			bad("credentials.%s.owner: unknown component %q", n, cr.Owner)
+		}
+		refs("credentials."+n+".consumers", cr.Consumers, components, "component")
+	}
+	for n, e := range c.Externals {
+		refs("externals."+n+".consumers", e.Consumers, components, "component")
+		refs("externals."+n+".credentials", e.Credentials, credentials, "credential")
+		if e.Fixture != nil {
+			refs("externals."+n+".fixture.components", e.Fixture.Components, components, "component")
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	sort.Strings(errs)
+	return fmt.Errorf("catalog: %s", strings.Join(errs, "\n"))
+}
+
+func keySet[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+// SubchartValues is the generated part of one subchart's values: the
+// interfaces, shared objects and credentials its components provide or
+// consume, in the shape docs/interfaces.md fixes.
+type SubchartValues struct {
+	Interfaces  map[string]Interface
+	Shared      map[string]Shared
+	Credentials map[string]Credential
+}
+
+// ForSubchart selects the entries a subchart's components provide, own or
+// consume.
+func (c *Catalog) ForSubchart(name string) SubchartValues {
+	in := func(comp string) bool { return c.Components[comp].Subchart == name }
+	any := func(list []string) bool { return slices.ContainsFunc(list, in) }
+	out := SubchartValues{Interfaces: map[string]Interface{}, Shared: map[string]Shared{}, Credentials: map[string]Credential{}}
+	for n, i := range c.Interfaces {
+		if in(i.Provider) || any(i.Consumers) {
+			out.Interfaces[n] = i
+		}
+	}
+	for n, s := range c.Shared {
+		if in(s.Owner) || any(s.Consumers) {
+			out.Shared[n] = s
+		}
+	}
+	for n, cr := range c.Credentials {
+		if in(cr.Owner) || any(cr.Consumers) {
+			out.Credentials[n] = cr
+		}
+	}
+	return out
+}
