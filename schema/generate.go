@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 
 	"github.com/rogpeppe/go-internal/diff"
+
+	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/interfaces"
 )
 
 // Output is one generated file, its path relative to the repository root.
@@ -17,13 +20,51 @@ type Output struct {
 }
 
 // Outputs computes every file dpps-schemagen generates, from the sources
-// under root.
+// under root: the CUE module in root/interfaces when there is one (else the
+// module built into the binary) and the Go types of transforms/ and catalog/.
 func Outputs(root string) ([]Output, error) {
+	files := interfaces.Files()
+	if _, err := os.Stat(filepath.Join(root, interfaces.Dir, "cue.mod", "module.cue")); err == nil {
+		if files, err = interfaces.ReadDir(filepath.Join(root, interfaces.Dir)); err != nil {
+			return nil, err
+		}
+	}
+	return OutputsFrom(root, files)
+}
+
+// OutputsFrom is Outputs with the CUE module given as files (path relative
+// to the module root to content, as interfaces.Load takes them).
+func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 	cfg, err := RenderConfigSchema(root)
 	if err != nil {
 		return nil, err
 	}
-	return []Output{{Path: RenderConfigFile, Data: cfg}}, nil
+	outs := []Output{{Path: RenderConfigFile, Data: cfg}}
+	m, err := interfaces.Load(files)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := ValuesSchema(m)
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, Output{Path: ValuesSchemaFile, Data: vs})
+	for _, name := range sortedKeys(m.Catalog.Subcharts) {
+		outs = append(outs, Output{Path: SubchartValuesFile(name), Data: SubchartValues(m.Catalog, name)})
+	}
+	cat := *m.Catalog
+	cat.Comment = GeneratedHeader + ". From interfaces/*.cue: edit the CUE, then run 'make generate'."
+	cj, err := cat.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, Output{Path: CatalogFile, Data: cj})
+	cs, err := catalog.JSONSchema(root, GeneratedHeader+". From the Go types of catalog/: edit them, then run 'make generate'.")
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, Output{Path: catalog.SchemaFile, Data: cs})
+	return outs, nil
 }
 
 // Write writes the outputs under root.

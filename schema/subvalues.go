@@ -1,0 +1,112 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/ctao/dpps-deploy/catalog"
+)
+
+// SubchartValuesFile is the generated values file of a subchart, relative to
+// the repository root.
+func SubchartValuesFile(subchart string) string {
+	return path.Join("charts/dpps/charts", subchart, "values.yaml")
+}
+
+// CatalogFile is the interface catalog, relative to the repository root.
+const CatalogFile = "charts/dpps/catalog.json"
+
+// SubchartValues writes the generated values of one subchart in the format
+// docs/interfaces.md fixes: the interfaces, shared objects and credentials
+// its components provide, own or consume, keys sorted.
+func SubchartValues(c *catalog.Catalog, subchart string) []byte {
+	sel := c.ForSubchart(subchart)
+	var b bytes.Buffer
+	b.WriteString("# " + GeneratedHeader + "\n")
+	b.WriteString("# From interfaces/*.cue: edit the CUE, then run 'make generate'.\n")
+
+	section := func(key, comment string, n int) {
+		line := key + ":"
+		if n == 0 {
+			line += " {}"
+		}
+		fmt.Fprintf(&b, "%-24s # %s\n", line, comment)
+	}
+
+	section("interfaces", "internal interfaces, by name", len(sel.Interfaces))
+	for _, name := range sortedKeys(sel.Interfaces) {
+		i := sel.Interfaces[name]
+		fmt.Fprintf(&b, "  %s:\n", scalar(name))
+		fmt.Fprintf(&b, "    service: %s\n", quoted(i.Service))
+		b.WriteString("    ports:\n")
+		for _, p := range i.Ports {
+			fmt.Fprintf(&b, "      - {name: %s, port: %d, protocol: %s", scalar(p.Name), p.Port, scalar(p.Protocol))
+			if p.AppProtocol != "" {
+				fmt.Fprintf(&b, ", appProtocol: %s", scalar(p.AppProtocol))
+			}
+			b.WriteString("}\n")
+		}
+		if len(i.Settings) > 0 {
+			b.WriteString("    settings:\n")
+			for _, k := range sortedKeys(i.Settings) {
+				fmt.Fprintf(&b, "      %s: %s\n", scalar(k), scalar(i.Settings[k]))
+			}
+		}
+	}
+	section("shared", "ConfigMaps/Secrets one subchart creates, others read", len(sel.Shared))
+	for _, name := range sortedKeys(sel.Shared) {
+		s := sel.Shared[name]
+		fmt.Fprintf(&b, "  %s:\n", scalar(name))
+		fmt.Fprintf(&b, "    kind: %s\n", scalar(s.Kind))
+		fmt.Fprintf(&b, "    name: %s\n", quoted(s.Name))
+	}
+	section("credentials", "by reference only: never a value", len(sel.Credentials))
+	for _, name := range sortedKeys(sel.Credentials) {
+		cr := sel.Credentials[name]
+		fmt.Fprintf(&b, "  %s:\n", scalar(name))
+		fmt.Fprintf(&b, "    secretName: %s\n", quoted(cr.SecretName))
+		fmt.Fprintf(&b, "    key: %s\n", scalar(cr.Key))
+	}
+	return b.Bytes()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var plainRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._/-]*$`)
+
+// yamlSpecial are plain scalars a YAML 1.1 or 1.2 reader takes for
+// something other than a string.
+var yamlSpecial = map[string]bool{
+	"y": true, "n": true, "yes": true, "no": true, "on": true, "off": true,
+	"true": true, "false": true, "null": true, "nan": true, "inf": true,
+}
+
+// scalar writes a string plain when every YAML reader reads it back as the
+// same string, double-quoted otherwise.
+func scalar(s string) string {
+	if plainRE.MatchString(s) && !yamlSpecial[strings.ToLower(s)] {
+		return s
+	}
+	return quoted(s)
+}
+
+// quoted writes a double-quoted YAML scalar (a JSON string is one).
+func quoted(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}
