@@ -1,5 +1,6 @@
-// Command dpps-schemagen generates the DPPS chart's schemas and values from
-// their sources and checks that committed copies are current.
+// Command dpps-schemagen generates the DPPS chart's schema, subchart values
+// and interface catalog from the CUE model in interfaces/, checks that the
+// committed copies are current, and lints values files for CI.
 package main
 
 import (
@@ -8,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
+	"github.com/ctao/dpps-deploy/interfaces"
 	"github.com/ctao/dpps-deploy/schema"
 )
 
@@ -16,26 +20,55 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `dpps-schemagen: generate the DPPS chart's schemas and values.
+const usage = `dpps-schemagen: generate the DPPS chart's schema, values and catalog from
+interfaces/*.cue, and lint values files against the chart's schema.
 
 Usage:
   dpps-schemagen generate [--root DIR] [--check]
+  dpps-schemagen lint -f FILE [-f FILE ...] [--chart DIR] [--output text|json|junit]
 
 generate writes every generated file under the repository root:
+  charts/dpps/values.schema.json          the umbrella chart's values schema
+                                          (JSON Schema 2020-12, from #Values)
+  charts/dpps/charts/<subchart>/values.yaml
+                                          each subchart's interfaces, shared
+                                          objects and credential references
+  charts/dpps/catalog.json                the interface catalog dpps-render reads
+  schema/catalog.schema.json              the catalog's schema
   schema/dpps-render.config.schema.json   schema of dpps-render's --config file
-With --check nothing is written: stale or missing files are printed as a
-unified diff and the exit code is 1. CI runs it; the chart author's loop is
-edit the sources, run 'make generate', commit.
+The CUE module is read from DIR/interfaces when it exists, else the copy
+built into this binary is used. With --check nothing is written: stale or
+missing files are printed as a unified diff and the exit code is 1. CI runs
+it. The chart author's loop: edit interfaces/*.cue, run 'make generate',
+commit the CUE and the generated files together.
 
-Exit codes: 0 current (or written), 1 stale, 2 usage or I/O error.
+lint merges the -f files in order (a later file wins, as with helm -f),
+coalesces them with the chart's defaults as Helm does, and validates the
+result against the chart's values.schema.json (and each subchart's) with the
+library Helm uses, so lint and 'helm install' agree. Every problem is
+printed as
+  file:line:col: /json/pointer: message
+pointing at the line of the file that set the value; a missing key points at
+its parent mapping. Values that may be credentials are never printed.
+--output json prints an object, --output junit JUnit XML for GitLab CI.
 
-Flags:
+Exit codes: 0 current / valid, 1 stale files / invalid values, 2 usage or
+I/O error (including a CUE model that does not load: its errors are printed
+as interfaces/<file>.cue:line:col: message).
+
+Flags of generate:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
-		newGenerateFlags(new(string), new(bool)).PrintDefaults()
+		g := newGenerateFlags(&generateConfig{})
+		g.SetOutput(stdout)
+		g.PrintDefaults()
+		fmt.Fprint(stdout, "\nFlags of lint:\n")
+		l := newLintFlags(&lintConfig{})
+		l.SetOutput(stdout)
+		l.PrintDefaults()
 		if len(args) == 0 {
 			return 2
 		}
@@ -44,22 +77,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "generate":
 		return generate(args[1:], stdout, stderr)
+	case "lint":
+		return lint(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "dpps-schemagen: unknown command %q; valid commands: generate\n", args[0])
+	fmt.Fprintf(stderr, "dpps-schemagen: unknown command %q; valid commands: generate, lint\n", args[0])
 	return 2
 }
 
-func newGenerateFlags(root *string, check *bool) *flag.FlagSet {
+type generateConfig struct {
+	root  string
+	check bool
+}
+
+func newGenerateFlags(c *generateConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	fs.StringVar(root, "root", ".", "repository `dir`ectory")
-	fs.BoolVar(check, "check", false, "write nothing; print a diff and exit 1 when generated files are stale")
+	fs.StringVar(&c.root, "root", ".", "repository `dir`ectory")
+	fs.BoolVar(&c.check, "check", false, "write nothing; print a diff and exit 1 when generated files are stale")
 	return fs
 }
 
 func generate(args []string, stdout, stderr io.Writer) int {
-	var root string
-	var check bool
-	fs := newGenerateFlags(&root, &check)
+	var c generateConfig
+	fs := newGenerateFlags(&c)
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -67,19 +106,23 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	outs, err := schema.Outputs(root)
-	if err != nil {
-		fmt.Fprintf(stderr, "dpps-schemagen: %v\n", err)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "dpps-schemagen generate: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if !check {
-		if err := schema.Write(root, outs); err != nil {
+	outs, err := schema.Outputs(c.root)
+	if err != nil {
+		report(stderr, err)
+		return 2
+	}
+	if !c.check {
+		if err := schema.Write(c.root, outs); err != nil {
 			fmt.Fprintf(stderr, "dpps-schemagen: %v\n", err)
 			return 2
 		}
 		return 0
 	}
-	d, err := schema.Drift(root, outs)
+	d, err := schema.Drift(c.root, outs)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-schemagen: %v\n", err)
 		return 2
@@ -90,4 +133,97 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// report prints an error; a CUE model error gets one line per issue, each
+// starting with its file:line:col.
+func report(w io.Writer, err error) {
+	var ce *interfaces.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(w, "dpps-schemagen: the CUE model in %s/ does not load:\n%s\n", interfaces.Dir, ce.Error())
+		return
+	}
+	fmt.Fprintf(w, "dpps-schemagen: %v\n", err)
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+type lintConfig struct {
+	files  stringList
+	chart  string
+	output string
+}
+
+func newLintFlags(c *lintConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fs.Var(&c.files, "f", "values `file`, repeatable; later files win (as helm -f)")
+	fs.Var(&c.files, "values", "same as -f")
+	fs.StringVar(&c.chart, "chart", "charts/dpps", "chart `dir`ectory whose values.schema.json and defaults apply")
+	fs.StringVar(&c.output, "output", "text", "output `format`: text, json or junit")
+	return fs
+}
+
+// parseLintArgs parses lint's arguments; an error is a usage error.
+func parseLintArgs(args []string, stderr io.Writer) (*lintConfig, error) {
+	var c lintConfig
+	fs := newLintFlags(&c)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, flagError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q: give values files with -f", fs.Args())
+	}
+	if len(c.files) == 0 {
+		return nil, errors.New("no values file: give at least one with -f")
+	}
+	if !slices.Contains(schema.LintFormats, c.output) {
+		return nil, fmt.Errorf("unknown --output %q; valid formats: %s", c.output, strings.Join(schema.LintFormats, ", "))
+	}
+	return &c, nil
+}
+
+func lint(args []string, stdout, stderr io.Writer) int {
+	c, err := parseLintArgs(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if !isFlagError(err) {
+			fmt.Fprintf(stderr, "dpps-schemagen lint: %v\n", err)
+		}
+		return 2
+	}
+	problems, err := schema.Lint(c.chart, c.files)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen lint: %v\n", err)
+		return 2
+	}
+	if err := schema.WriteLint(stdout, c.output, c.chart, c.files, problems); err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen lint: %v\n", err)
+		return 2
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "dpps-schemagen lint: %d problem(s) in the values of %s\n", len(problems), c.chart)
+		return 1
+	}
+	return 0
+}
+
+// flagError is an error the flag package has already printed.
+type flagError struct{ error }
+
+func isFlagError(err error) bool {
+	var fe flagError
+	return errors.As(err, &fe)
 }
