@@ -127,7 +127,11 @@ func describe(err error) string {
 			for _, t := range e.InstanceLocation {
 				p.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
 			}
-			lines = append(lines, p.String()+": "+e.ErrorKind.LocalizedString(printer))
+			ptr := p.String()
+			if ptr == "" {
+				ptr = "/"
+			}
+			lines = append(lines, ptr+": "+e.ErrorKind.LocalizedString(printer))
 			return
 		}
 		for _, c := range e.Causes {

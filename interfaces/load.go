@@ -215,9 +215,22 @@ func position(p token.Pos) Position {
 	return Position{File: f, Line: p.Line(), Col: p.Column()}
 }
 
-// posOf is the position of a value's first conjunct, for errors the Go side
-// finds.
-func posOf(v cue.Value) Position { return position(v.Pos()) }
+// posOf is where a value is written, for errors the Go side finds: the
+// position of its first conjunct outside schema.cue (which holds the shapes
+// every entry unifies with), else of its first conjunct.
+func posOf(v cue.Value) Position {
+	first := position(v.Pos())
+	cands := []cue.Value{v}
+	if op, args := v.Expr(); op == cue.AndOp {
+		cands = append(cands, args...)
+	}
+	for _, c := range cands {
+		if p := position(c.Pos()); p.File != "" && p.File != path.Join(Dir, "schema.cue") {
+			return p
+		}
+	}
+	return first
+}
 
 // issuef is a model error found by the Go side, at v's position.
 func issuef(v cue.Value, format string, a ...any) *Error {
