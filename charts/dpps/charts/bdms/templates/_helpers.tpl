@@ -1,0 +1,120 @@
+{{/*
+bdms endpoints: an external interface set by the site wins; otherwise the
+test fixture's Service from the generated values stands in.
+*/}}
+
+{{/* The Rucio database endpoint as JSON {host, port, database, user, external}. */}}
+{{- define "bdms.db" -}}
+{{- $ext := include "dpps.external" (dict "ctx" . "name" "rucio-database") | fromJson -}}
+{{- if $ext.host -}}
+{{- if (index .Values "rucio-db").enabled -}}
+{{- fail "bdms.rucio-db.enabled is true but global.externals.rucio-database is set: switch the PostgreSQL fixture off (bdms.rucio-db.enabled: false)" -}}
+{{- end -}}
+{{- $q := ternary (printf "?sslmode=%s" $ext.sslmode) "" (not (empty $ext.sslmode)) -}}
+{{- dict "host" $ext.host "port" ($ext.port | default 5432 | int) "database" ($ext.database | default "rucio") "user" ($ext.user | default "rucio") "query" $q "external" true | toJson -}}
+{{- else -}}
+{{- if not (index .Values "rucio-db").enabled -}}
+{{- fail "bdms.rucio-db.enabled is false: set global.externals.rucio-database.host (and port, database, user) to the site's PostgreSQL" -}}
+{{- end -}}
+{{- $i := dict "ctx" . "name" "rucio-db" -}}
+{{- dict "host" (include "dpps.service" $i) "port" (include "dpps.port" $i | int) "database" (include "dpps.setting" (merge (dict "key" "database") $i)) "user" (include "dpps.setting" (merge (dict "key" "user") $i)) "query" "" "external" false | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The FTS REST endpoint URL. */}}
+{{- define "bdms.ftsUrl" -}}
+{{- $ext := include "dpps.external" (dict "ctx" . "name" "fts") | fromJson -}}
+{{- if $ext.url -}}
+{{- $ext.url -}}
+{{- else -}}
+{{- printf "https://%s:%s" (include "dpps.service" (dict "ctx" . "name" "fts")) (include "dpps.port" (dict "ctx" . "name" "fts")) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The FTS monitoring message broker as JSON {host, port, topic}: the fts-broker
+fixture; {} with an external FTS (the external interface declares no broker,
+so conveyor-receiver is not deployed and conveyor-poller follows transfers).
+*/}}
+{{- define "bdms.broker" -}}
+{{- $ext := include "dpps.external" (dict "ctx" . "name" "fts") | fromJson -}}
+{{- if $ext.url -}}
+{{- dict | toJson -}}
+{{- else -}}
+{{- $i := dict "ctx" . "name" "fts-broker" -}}
+{{- dict "host" (include "dpps.service" $i) "port" (include "dpps.port" $i | int) "topic" (include "dpps.setting" (merge (dict "key" "topic") $i)) | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The OIDC provider as JSON {issuer, audience}: the site's IAM or the test IAM. */}}
+{{- define "bdms.iam" -}}
+{{- $ext := include "dpps.external" (dict "ctx" . "name" "iam") | fromJson -}}
+{{- if $ext.issuer -}}
+{{- dict "issuer" ($ext.issuer | trimSuffix "/") "audience" ($ext.audience | default "https://wlcg.cern.ch/jwt/v1/any") | toJson -}}
+{{- else -}}
+{{- dict "issuer" (printf "http://%s:%s" (include "dpps.service" (dict "ctx" . "name" "iam")) (include "dpps.port" (dict "ctx" . "name" "iam"))) "audience" "rucio" | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Rucio server URL clients use. */}}
+{{- define "bdms.serverUrl" -}}
+{{- printf "https://%s:%s" (include "dpps.service" (dict "ctx" . "name" "rucio-server")) (include "dpps.port" (dict "ctx" . "name" "rucio-server")) -}}
+{{- end -}}
+
+{{/*
+Database environment of every Rucio process: the password from the
+credential Secret, and the DSN built from it with Kubernetes' $(VAR)
+expansion, so no password is ever written into the manifests. Skipped when a
+site sets config.database.default itself (then rucio.cfg carries it).
+*/}}
+{{- define "bdms.dbEnv" -}}
+{{- include "bdms.dbEnv.raw" . | trim -}}
+{{- end -}}
+
+{{- define "bdms.dbEnv.raw" -}}
+{{- $db := include "bdms.db" . | fromJson -}}
+{{ include "dpps.credentialEnv" (dict "ctx" . "env" "RUCIO_DB_PASSWORD" "name" "rucio-db-password") }}
+{{- if not (dig "database" "default" "" (.Values.config | default dict)) }}
+- name: RUCIO_CFG_DATABASE_DEFAULT
+  value: {{ printf "postgresql://%s:$(RUCIO_DB_PASSWORD)@%s:%v/%s%s" $db.user $db.host ($db.port | int) $db.database $db.query | quote }}
+{{- end }}
+- name: RUCIO_CFG_DATABASE_POOL_SIZE
+  value: "10"
+{{- end -}}
+
+{{/*
+The Rucio configuration (conf.d/10_common.json): .Values.config with the
+endpoints computed for this release merged in, every string rendered with
+tpl. The computed keys win over nothing a site set explicitly.
+*/}}
+{{- define "bdms.config" -}}
+{{- $cfg := deepCopy (.Values.config | default dict) -}}
+{{- $broker := include "bdms.broker" . | fromJson -}}
+{{- $conveyor := get $cfg "conveyor" | default dict -}}
+{{- $_ := set $conveyor "ftshosts" ($conveyor.ftshosts | default (include "bdms.ftsUrl" .)) -}}
+{{- $_ := set $cfg "conveyor" $conveyor -}}
+{{- $msg := get $cfg "messaging-fts3" | default dict -}}
+{{- if $broker.host -}}
+{{- $_ := set $msg "brokers" ((get $msg "brokers") | default $broker.host) -}}
+{{- $_ := set $msg "nonssl_port" ((get $msg "nonssl_port") | default ($broker.port | toString)) -}}
+{{- $_ := set $msg "destination" ((get $msg "destination") | default $broker.topic) -}}
+{{- end -}}
+{{- $_ := set $cfg "messaging-fts3" $msg -}}
+{{- $iam := include "bdms.iam" . | fromJson -}}
+{{- $oidc := get $cfg "oidc" | default dict -}}
+{{- $_ := set $oidc "idpsecrets" ($oidc.idpsecrets | default "/opt/rucio/etc/idpsecrets.json") -}}
+{{- $_ := set $oidc "admin_issuer" ($oidc.admin_issuer | default "dpps-iam") -}}
+{{- $_ := set $oidc "expected_audience" ($oidc.expected_audience | default $iam.audience) -}}
+{{- $_ := set $cfg "oidc" $oidc -}}
+{{- tpl (toPrettyJson $cfg) . -}}
+{{- end -}}
+
+{{/*
+idpsecrets.json: the OIDC provider Rucio trusts. Rucio is a public client of
+the IAM here: the file holds no client secret.
+*/}}
+{{- define "bdms.idpsecrets" -}}
+{{- $iam := include "bdms.iam" . | fromJson -}}
+{{- $server := include "bdms.serverUrl" . -}}
+{{- dict "dpps-iam" (dict "issuer" (printf "%s/" $iam.issuer) "client_id" (index .Values "rucio-server").oidcClientId "redirect_uris" (list (printf "%s/auth/oidc_token" $server) (printf "%s/auth/oidc_code" $server)) "SCIM" (dict "client_id" (index .Values "rucio-server").oidcClientId)) | toPrettyJson -}}
+{{- end -}}

@@ -1,0 +1,562 @@
+{{/*
+Helpers shared by the umbrella and every vendored subchart. Helm parses the
+templates of a chart and of all its subcharts into one set, so a subchart
+calls these with `include "dpps.xxx" (dict "ctx" $ ...)`. They read only the
+calling subchart's values (`ctx.Values`): the generated `interfaces`,
+`shared` and `credentials` maps (docs/interfaces.md) and the hand-written
+defaults the umbrella's values.yaml sets under the subchart's key.
+
+Naming rules (docs/interfaces.md):
+- a workload is `<release>-<component>`;
+- a Service, shared object or credential Secret is named by rendering the
+  template string of the generated values with `tpl`: no release prefix is
+  ever typed in a template or a values file.
+*/}}
+
+{{/* Workload name: dpps.fullname (dict "ctx" $ "component" "rucio-server") */}}
+{{- define "dpps.fullname" -}}
+{{- printf "%s-%s" .ctx.Release.Name .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels every object of a component carries. */}}
+{{- define "dpps.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: dpps
+{{- if .ctx.Chart.AppVersion }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+{{- end }}
+{{ include "dpps.selectorLabels" . }}
+{{- end -}}
+
+{{/*
+Selector labels of a component's pods: the two labels of the contract plus
+app.kubernetes.io/name, which Helm test pods do not share, so that a
+controller never adopts a test pod.
+*/}}
+{{- define "dpps.selectorLabels" -}}
+app.kubernetes.io/name: {{ .component }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Labels of objects that belong to a subchart but to no single component. */}}
+{{- define "dpps.commonLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: dpps
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/*
+Image reference from {registry, repository, tag, digest}. When the site sets
+the external `registry` interface (global.externals.registry.host) every
+image is pulled from that mirror instead of its public registry, the
+repository path kept; registry.pullSecret is added to every pod.
+*/}}
+{{- define "dpps.image" -}}
+{{- $img := .image -}}
+{{- $registry := $img.registry -}}
+{{- $mirror := include "dpps.registryMirror" .ctx -}}
+{{- if $mirror }}{{ $registry = $mirror }}{{ end -}}
+{{- $ref := printf "%s:%s" $img.repository ($img.tag | toString) -}}
+{{- if $registry }}{{ $ref = printf "%s/%s" $registry $ref }}{{ end -}}
+{{- if $img.digest }}{{ $ref = printf "%s@%s" $ref $img.digest }}{{ end -}}
+{{- $ref -}}
+{{- end -}}
+
+{{- define "dpps.registryMirror" -}}
+{{- $reg := include "dpps.external" (dict "ctx" . "name" "registry") | fromJson -}}
+{{- $reg.host | default "" | trimSuffix "/" -}}
+{{- end -}}
+
+{{/* image + imagePullPolicy lines of a container. */}}
+{{- define "dpps.containerImage" -}}
+image: {{ include "dpps.image" . | quote }}
+imagePullPolicy: {{ .image.pullPolicy | default "IfNotPresent" }}
+{{- end -}}
+
+{{/*
+An external interface as JSON ({} when the site did not set it):
+include "dpps.external" (dict "ctx" $ "name" "rucio-database") | fromJson
+*/}}
+{{- define "dpps.external" -}}
+{{- $g := .ctx.Values.global | default dict -}}
+{{- $ext := (get ($g.externals | default dict) .name) | default dict -}}
+{{- $ext | toJson -}}
+{{- end -}}
+
+{{/* The secrets backend: chart | external-secrets | existing. */}}
+{{- define "dpps.secretsBackend" -}}
+{{- $g := .Values.global | default dict -}}
+{{- $b := ($g.secrets | default dict).backend | default "chart" -}}
+{{- if not (has $b (list "chart" "external-secrets" "existing")) -}}
+{{- fail (printf "global.secrets.backend: %q is not one of chart, external-secrets, existing" $b) -}}
+{{- end -}}
+{{- $b -}}
+{{- end -}}
+
+{{/* An internal interface from the generated values; fails naming the key. */}}
+{{- define "dpps.interface" -}}
+{{- $i := get (.ctx.Values.interfaces | default dict) .name -}}
+{{- if not $i -}}
+{{- fail (printf "%s: interface %q is not in this subchart's generated values (interfaces.%s): declare it in interfaces/*.cue and run 'make generate'" .ctx.Chart.Name .name .name) -}}
+{{- end -}}
+{{- $i | toJson -}}
+{{- end -}}
+
+{{/* Service name of an internal interface, rendered for the release. */}}
+{{- define "dpps.service" -}}
+{{- $i := include "dpps.interface" . | fromJson -}}
+{{- tpl $i.service .ctx -}}
+{{- end -}}
+
+{{/* Port number of an internal interface: (dict "ctx" $ "name" "rucio-db" "port" "postgresql"); first port when "port" is unset. */}}
+{{- define "dpps.port" -}}
+{{- $i := include "dpps.interface" . | fromJson -}}
+{{- $want := .port | default "" -}}
+{{- $found := "" -}}
+{{- range $p := $i.ports -}}
+{{- if and (not $found) (or (not $want) (eq $p.name $want)) -}}{{- $found = $p.port | int | toString -}}{{- end -}}
+{{- end -}}
+{{- if not $found -}}
+{{- fail (printf "%s: interface %q has no port named %q in the generated values" .ctx.Chart.Name .name $want) -}}
+{{- end -}}
+{{- $found -}}
+{{- end -}}
+
+{{/* A non-secret setting of an interface (database, user, topic) from the generated values. */}}
+{{- define "dpps.setting" -}}
+{{- $i := include "dpps.interface" . | fromJson -}}
+{{- $v := get ($i.settings | default dict) .key -}}
+{{- if not $v -}}
+{{- fail (printf "%s: interface %q has no setting %q in the generated values" .ctx.Chart.Name .name .key) -}}
+{{- end -}}
+{{- $v -}}
+{{- end -}}
+
+{{/*
+Service ports of an interface: port and protocol from the generated values,
+targetPort the port's name, so the container decides the number.
+*/}}
+{{- define "dpps.servicePorts" -}}
+{{- include "dpps.servicePorts.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.servicePorts.raw" -}}
+{{- $i := include "dpps.interface" . | fromJson -}}
+{{- range $p := $i.ports }}
+- name: {{ $p.name }}
+  port: {{ $p.port | int }}
+  targetPort: {{ $p.name }}
+  protocol: {{ $p.protocol | default "TCP" }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Container ports of an interface, named like the interface's ports. The number
+is the interface's port unless .override maps the port's name to the number
+the image listens on (a non-root sshd on 2222 behind Service port 22).
+*/}}
+{{- define "dpps.containerPorts" -}}
+{{- include "dpps.containerPorts.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.containerPorts.raw" -}}
+{{- $i := include "dpps.interface" . | fromJson -}}
+{{- $over := .override | default dict -}}
+{{- range $p := $i.ports }}
+- name: {{ $p.name }}
+  containerPort: {{ (get $over $p.name) | default $p.port | int }}
+  protocol: {{ $p.protocol | default "TCP" }}
+{{- end }}
+{{- end -}}
+
+{{/* Name of a shared ConfigMap or Secret from the generated values. */}}
+{{- define "dpps.shared" -}}
+{{- $s := get (.ctx.Values.shared | default dict) .name -}}
+{{- if not $s -}}
+{{- fail (printf "%s: shared object %q is not in this subchart's generated values (shared.%s): declare it in interfaces/*.cue and run 'make generate'" .ctx.Chart.Name .name .name) -}}
+{{- end -}}
+{{- tpl $s.name .ctx -}}
+{{- end -}}
+
+{{/* A credential reference {secretName, key}, the name rendered for the release. */}}
+{{- define "dpps.credential" -}}
+{{- $c := get (.ctx.Values.credentials | default dict) .name -}}
+{{- if not $c -}}
+{{- fail (printf "%s: credential %q is not in this subchart's generated values (credentials.%s): declare it in interfaces/*.cue and run 'make generate'" .ctx.Chart.Name .name .name) -}}
+{{- end -}}
+{{- dict "secretName" (tpl $c.secretName .ctx) "key" $c.key | toJson -}}
+{{- end -}}
+
+{{/*
+An env var read from a credential Secret, by reference only:
+include "dpps.credentialEnv" (dict "ctx" $ "env" "RUCIO_DB_PASSWORD" "name" "rucio-db-password")
+*/}}
+{{- define "dpps.credentialEnv" -}}
+{{- $c := include "dpps.credential" . | fromJson -}}
+- name: {{ .env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $c.secretName }}
+      key: {{ $c.key }}
+{{- end -}}
+
+{{/*
+The credential Secrets this subchart owns, with secrets backend `chart`.
+Ownership is the hand-written map `credentialValues` (credential -> value);
+names and keys come from the generated `credentials`. Several credentials
+may share one Secret (a database's user and root passwords). A value is
+taken, in order, from the values file, from the Secret already in the
+cluster (`lookup`, so an upgrade keeps it), or drawn at random on first
+install. `helm template` and `--dry-run` cannot look up: without explicit
+values they print random values, which is why the dev and ci examples set
+them. Kept on uninstall, like the data they protect.
+With backends `existing` and `external-secrets` the chart creates none.
+*/}}
+{{- define "dpps.credentialSecrets" -}}
+{{- $ctx := . -}}
+{{- if eq (include "dpps.secretsBackend" $ctx) "chart" -}}
+{{- $secrets := dict -}}
+{{- range $cred := keys ($ctx.Values.credentialValues | default dict) | sortAlpha -}}
+{{- $value := get $ctx.Values.credentialValues $cred -}}
+{{- $ref := include "dpps.credential" (dict "ctx" $ctx "name" $cred) | fromJson -}}
+{{- $data := get $secrets $ref.secretName | default dict -}}
+{{- $_ := set $secrets $ref.secretName $data -}}
+{{- $b64 := "" -}}
+{{- if $value -}}
+{{- $b64 = $value | toString | b64enc -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" $ctx.Release.Namespace $ref.secretName | default dict -}}
+{{- $b64 = get ($existing.data | default dict) $ref.key | default "" -}}
+{{- if not $b64 -}}{{- $b64 = randAlphaNum 32 | b64enc -}}{{- end -}}
+{{- end -}}
+{{- $_ := set $data $ref.key $b64 -}}
+{{- end -}}
+{{- range $name := keys $secrets | sortAlpha }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "dpps.commonLabels" $ctx | nindent 4 }}
+    dpps.ctao.org/credential: "true"
+  annotations:
+    helm.sh/resource-policy: keep
+type: Opaque
+data:
+  {{- $data := get $secrets $name }}
+  {{- range $k := keys $data | sortAlpha }}
+  {{ $k }}: {{ get $data $k | quote }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod-level settings every DPPS pod shares. */}}
+{{- define "dpps.podSpecCommon" -}}
+{{- include "dpps.podSpecCommon.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.podSpecCommon.raw" -}}
+automountServiceAccountToken: false
+enableServiceLinks: false
+{{- $reg := include "dpps.external" (dict "ctx" .ctx "name" "registry") | fromJson }}
+{{- with $reg.pullSecret }}
+imagePullSecrets:
+  - name: {{ . }}
+{{- end }}
+{{- with .values.podSecurityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* resources, securityContext and probes of a container, from its values. */}}
+{{- define "dpps.containerCommon" -}}
+{{- include "dpps.containerCommon.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.containerCommon.raw" -}}
+{{- with .resources }}
+resources:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .securityContext }}
+securityContext:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .livenessProbe }}
+livenessProbe:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .readinessProbe }}
+readinessProbe:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .startupProbe }}
+startupProbe:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Init container that waits until a TCP endpoint answers (a database, the
+Rucio server): ordering without Helm hooks.
+include "dpps.waitFor" (dict "ctx" $ "name" "wait-for-db" "host" $host "port" $port)
+*/}}
+{{- define "dpps.waitFor" -}}
+{{- include "dpps.waitFor.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.waitFor.raw" -}}
+{{- $w := .ctx.Values.waitFor -}}
+- name: {{ .name }}
+  {{- include "dpps.containerImage" (dict "ctx" .ctx "image" $w.image) | nindent 2 }}
+  command:
+    - /bin/sh
+    - -c
+    - |
+      until nc -z -w 3 "$WAIT_HOST" "$WAIT_PORT"; do
+        echo "waiting for $WAIT_HOST:$WAIT_PORT"
+        sleep 5
+      done
+  env:
+    - name: WAIT_HOST
+      value: {{ .host | quote }}
+    - name: WAIT_PORT
+      value: {{ .port | quote }}
+  {{- include "dpps.containerCommon" $w | nindent 2 }}
+{{- end -}}
+
+{{/*
+Grid security volumes: the private CA (shared Secret, key ca.crt), a host
+certificate and a user certificate (kubernetes.io/tls layout: tls.crt,
+tls.key), each mapped to the file names grid software expects.
+include "dpps.gridVolumes" (dict "ctx" $ "host" "rucio-server-hostkey" "user" "dppsuser-certkey")
+*/}}
+{{- define "dpps.gridVolumes" -}}
+{{- include "dpps.gridVolumes.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.gridVolumes.raw" -}}
+- name: grid-ca
+  secret:
+    secretName: {{ include "dpps.shared" (dict "ctx" .ctx "name" "server-cafile") }}
+    defaultMode: 292
+    items:
+      - key: ca.crt
+        path: dpps-ca.pem
+{{- if .host }}
+- name: host-cert
+  secret:
+    secretName: {{ include "dpps.shared" (dict "ctx" .ctx "name" .host) }}
+    defaultMode: 256
+    items:
+      - key: tls.crt
+        path: hostcert.pem
+      - key: tls.key
+        path: hostkey.pem
+{{- end }}
+{{- if .user }}
+- name: user-cert
+  secret:
+    secretName: {{ include "dpps.shared" (dict "ctx" .ctx "name" .user) }}
+    defaultMode: 256
+    items:
+      - key: tls.crt
+        path: usercert.pem
+      - key: tls.key
+        path: userkey.pem
+{{- end }}
+{{- end -}}
+
+{{- define "dpps.gridMounts" -}}
+{{- include "dpps.gridMounts.raw" . | trim -}}
+{{- end -}}
+
+{{- define "dpps.gridMounts.raw" -}}
+- name: grid-ca
+  mountPath: /etc/grid-security/certificates
+  readOnly: true
+{{- if .host }}
+- name: host-cert
+  mountPath: /etc/grid-security/hostcert.pem
+  subPath: hostcert.pem
+  readOnly: true
+- name: host-cert
+  mountPath: /etc/grid-security/hostkey.pem
+  subPath: hostkey.pem
+  readOnly: true
+{{- end }}
+{{- if .user }}
+- name: user-cert
+  mountPath: /opt/dpps/user
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
+volumeClaimTemplates metadata / PVC metadata: data outlives the release.
+*/}}
+{{- define "dpps.keepAnnotations" -}}
+helm.sh/resource-policy: keep
+{{- end -}}
+
+{{/*
+A MySQL-family database fixture (Bitnami image): ClusterIP Service named by
+the interface, a headless Service for the StatefulSet, and the StatefulSet
+with its data in a volumeClaimTemplate that outlives the release.
+include "dpps.mysql" (dict "ctx" $ "component" "dirac-db" "flavor" "mysql"
+  "values" $v "userCredential" "dirac-db-password" "rootCredential"
+  "dirac-db-root-password" "database" "" "initdb" "<configmap name>")
+flavor is mysql or mariadb: it sets the env prefix and the image's paths.
+*/}}
+{{- define "dpps.mysql" -}}
+{{- $c := .component -}}
+{{- $v := .values -}}
+{{- $ctx := .ctx -}}
+{{- $prefix := ternary "MARIADB" "MYSQL" (eq .flavor "mariadb") -}}
+{{- $svc := include "dpps.service" (dict "ctx" $ctx "name" $c) -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $svc }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "dpps.selectorLabels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  ports:
+    {{- include "dpps.servicePorts" (dict "ctx" $ctx "name" $c) | nindent 4 }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $svc }}-hl
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+spec:
+  type: ClusterIP
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector:
+    {{- include "dpps.selectorLabels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  ports:
+    {{- include "dpps.servicePorts" (dict "ctx" $ctx "name" $c) | nindent 4 }}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: {{ include "dpps.fullname" (dict "ctx" $ctx "component" $c) }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+spec:
+  replicas: 1
+  serviceName: {{ $svc }}-hl
+  podManagementPolicy: OrderedReady
+  updateStrategy:
+    type: RollingUpdate
+  persistentVolumeClaimRetentionPolicy:
+    whenDeleted: Retain
+    whenScaled: Retain
+  selector:
+    matchLabels:
+      {{- include "dpps.selectorLabels" (dict "ctx" $ctx "component" $c) | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 8 }}
+      {{- if .initdb }}
+      annotations:
+        checksum/initdb: {{ .initdbChecksum }}
+      {{- end }}
+    spec:
+      {{- include "dpps.podSpecCommon" (dict "ctx" $ctx "values" $v) | nindent 6 }}
+      containers:
+        - name: {{ .flavor }}
+          {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $v.image) | nindent 10 }}
+          ports:
+            {{- include "dpps.containerPorts" (dict "ctx" $ctx "name" $c) | nindent 12 }}
+          env:
+            - name: BITNAMI_DEBUG
+              value: "false"
+            - name: {{ $prefix }}_PORT_NUMBER
+              value: {{ include "dpps.port" (dict "ctx" $ctx "name" $c) | quote }}
+            {{- include "dpps.credentialEnv" (dict "ctx" $ctx "env" (printf "%s_ROOT_PASSWORD" $prefix) "name" .rootCredential) | nindent 12 }}
+            - name: {{ $prefix }}_USER
+              value: {{ $v.user | quote }}
+            {{- include "dpps.credentialEnv" (dict "ctx" $ctx "env" (printf "%s_PASSWORD" $prefix) "name" .userCredential) | nindent 12 }}
+            {{- with .database }}
+            - name: {{ $prefix }}_DATABASE
+              value: {{ . | quote }}
+            {{- end }}
+            - name: {{ $prefix }}_ENABLE_SLOW_QUERY
+              value: "0"
+          volumeMounts:
+            - name: data
+              mountPath: /bitnami/{{ .flavor }}
+            - name: empty-dir
+              mountPath: /tmp
+              subPath: tmp-dir
+            - name: empty-dir
+              mountPath: /opt/bitnami/{{ .flavor }}/conf
+              subPath: app-conf-dir
+            - name: empty-dir
+              mountPath: /opt/bitnami/{{ .flavor }}/tmp
+              subPath: app-tmp-dir
+            - name: empty-dir
+              mountPath: /opt/bitnami/{{ .flavor }}/logs
+              subPath: app-logs-dir
+            {{- if .initdb }}
+            - name: initdb
+              mountPath: /docker-entrypoint-initdb.d
+              readOnly: true
+            {{- end }}
+          {{- include "dpps.containerCommon" $v | nindent 10 }}
+      volumes:
+        - name: empty-dir
+          emptyDir: {}
+        {{- if .initdb }}
+        - name: initdb
+          configMap:
+            name: {{ .initdb }}
+            defaultMode: 365
+        {{- end }}
+  volumeClaimTemplates:
+    - apiVersion: v1
+      kind: PersistentVolumeClaim
+      metadata:
+        name: data
+        labels:
+          {{- include "dpps.selectorLabels" (dict "ctx" $ctx "component" $c) | nindent 10 }}
+        annotations:
+          {{- include "dpps.keepAnnotations" $ctx | nindent 10 }}
+      spec:
+        accessModes:
+          {{- toYaml $v.persistence.accessModes | nindent 10 }}
+        {{- with $v.persistence.storageClass }}
+        storageClassName: {{ . | quote }}
+        {{- end }}
+        resources:
+          requests:
+            storage: {{ $v.persistence.size | quote }}
+{{- end -}}
