@@ -142,7 +142,7 @@ func (n *node) MarshalJSON() ([]byte, error) {
 		{"minItems", n.MinItems, n.MinItems != nil},
 		{"maxItems", n.MaxItems, n.MaxItems != nil},
 		{"uniqueItems", true, n.UniqueItems},
-		{"properties", props(n.Props), n.Props != nil},
+		{"properties", props(n.Props), len(n.Props) > 0},
 		{"required", n.Required, len(n.Required) > 0},
 		{"additionalProperties", additional, additional != nil},
 		{"not", n.Not, n.Not != nil},

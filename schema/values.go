@@ -32,15 +32,16 @@ const ExternalKeyword = "x-dpps-external"
 // additionalProperties false; `...`: open; `[string]: T`: additionalProperties
 // T), required (`!`) and optional (`?`) fields, regular fields with a
 // default, defaults, disjunctions of literals (enum), bounds, =~ and !~,
-// strings.MinRunes/MaxRunes, list.MinItems/MaxItems/UniqueItems, [...T], and
+// strings.MinRunes/MaxRunes, list.MinItems/MaxItems, [...T], and
 // references to top-level definitions ($ref). Anything else is an error, so
 // the schema never silently drops a constraint.
 func ValuesSchema(m *interfaces.Model) ([]byte, error) {
-	g := &walker{root: m.Root, cat: m.Catalog, defs: map[string]*node{}}
+	g := &walker{cat: m.Catalog, defs: map[string]*node{}}
 	top := g.walk(m.Values, nil)
 	if g.err != nil {
 		return nil, g.err
 	}
+	ext := g.defs["Externals"]
 	top.Schema = "https://json-schema.org/draft/2020-12/schema"
 	top.Comment = GeneratedHeader + ". From interfaces/*.cue (#Values): edit the CUE, then run 'make generate'. " +
 		"The keyword " + ExternalKeyword + " marks the endpoint of an external interface."
@@ -62,7 +63,6 @@ func ValuesSchema(m *interfaces.Model) ([]byte, error) {
 		}
 	}
 	// Mark the external interfaces.
-	ext := g.defs["Externals"]
 	if ext == nil {
 		return nil, fmt.Errorf("%s: #Values.global.externals must be #Externals", interfaces.Dir)
 	}
@@ -73,10 +73,26 @@ func ValuesSchema(m *interfaces.Model) ([]byte, error) {
 		}
 		p.Node.External = externalKeyword(p.Name, e)
 	}
+	g.addDefs(top)
+	return encode(top)
+}
+
+// convert converts one CUE value, with the top-level definitions it
+// references as $defs; cat may be nil.
+func convert(v cue.Value, cat *catalog.Catalog) (*node, error) {
+	g := &walker{cat: cat, defs: map[string]*node{}}
+	top := g.walk(v, nil)
+	if g.err != nil {
+		return nil, g.err
+	}
+	g.addDefs(top)
+	return top, nil
+}
+
+func (g *walker) addDefs(top *node) {
 	for _, name := range g.order {
 		top.Defs = append(top.Defs, prop{name, g.defs[name]})
 	}
-	return encode(top)
 }
 
 // externalKeyword is the value of x-dpps-external.
@@ -116,7 +132,6 @@ func requirementNode(r interfaces.Requirement) *node {
 }
 
 type walker struct {
-	root  cue.Value
 	cat   *catalog.Catalog
 	defs  map[string]*node
 	order []string
@@ -326,11 +341,11 @@ func (g *walker) part(v cue.Value, path []string) *node {
 // call converts the validators the schema supports.
 func (g *walker) call(v cue.Value, args []cue.Value, path []string) *node {
 	fn := fmt.Sprint(args[0])
-	if len(args) != 2 {
-		return g.fail(v, path, "unsupported validator %s", fn)
+	if !slices.Contains([]string{"strings.MinRunes", "strings.MaxRunes", "list.MinItems", "list.MaxItems"}, fn) || len(args) != 2 {
+		return g.fail(v, path, "unsupported validator %s: the schema cannot express it", fn)
 	}
 	i, err := args[1].Int64()
-	if err != nil && fn != "list.UniqueItems" {
+	if err != nil {
 		return g.fail(v, path, "%s: %v", fn, err)
 	}
 	n := int(i)
@@ -460,7 +475,7 @@ func (g *walker) listNode(v cue.Value, path []string) *node {
 // comprehension generates in #Values (subcharts, fixture switches), the
 // doc comment of the entry they come from.
 func (g *walker) describe(v cue.Value, path []string) string {
-	if d := doc(v); d != "" {
+	if d := doc(v); d != "" || g.cat == nil {
 		return d
 	}
 	if len(path) == 1 {

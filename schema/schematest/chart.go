@@ -1,0 +1,67 @@
+// Package schematest builds, for tests, a small umbrella chart that carries
+// what dpps-schemagen generates (values.schema.json and each subchart's
+// values.yaml) and nothing else, so lint and Helm can be tested against
+// the real schema without the full chart.
+package schematest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ctao/dpps-deploy/schema"
+)
+
+// Chart writes the chart under t.TempDir() from the outputs of
+// schema.Outputs(root) and returns its directory. Its values.yaml switches
+// every subchart on and sets global.externals to {} and the secrets backend
+// to "chart", as the umbrella chart does.
+func Chart(t testing.TB, root string) string {
+	t.Helper()
+	outs, err := schema.Outputs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ChartFrom(t, outs)
+}
+
+// ChartFrom is Chart from given outputs.
+func ChartFrom(t testing.TB, outs []schema.Output) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "dpps")
+	write := func(name, data string) {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var subcharts []string
+	for _, o := range outs {
+		switch {
+		case o.Path == schema.ValuesSchemaFile:
+			write("values.schema.json", string(o.Data))
+		case strings.HasPrefix(o.Path, "charts/dpps/charts/"):
+			name := strings.Split(strings.TrimPrefix(o.Path, "charts/dpps/charts/"), "/")[0]
+			subcharts = append(subcharts, name)
+			write(filepath.Join("charts", name, "values.yaml"), string(o.Data))
+			write(filepath.Join("charts", name, "Chart.yaml"), fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 0.1.0\n", name))
+		}
+	}
+	sort.Strings(subcharts)
+	var chart, values strings.Builder
+	chart.WriteString("apiVersion: v2\nname: dpps\nversion: 0.1.0\ndependencies:\n")
+	values.WriteString("global:\n  externals: {}\n  secrets:\n    backend: chart\n")
+	for _, s := range subcharts {
+		fmt.Fprintf(&chart, "  - name: %s\n    version: 0.1.0\n    condition: %s.enabled\n", s, s)
+		fmt.Fprintf(&values, "%s:\n  enabled: true\n", s)
+	}
+	write("Chart.yaml", chart.String())
+	write("values.yaml", values.String())
+	return dir
+}
