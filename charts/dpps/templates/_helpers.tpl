@@ -560,3 +560,18 @@ spec:
           requests:
             storage: {{ $v.persistence.size | quote }}
 {{- end -}}
+
+{{/*
+"true" when a component of the catalog is deployed: its subchart is enabled
+and, when its settings have an `enabled` key (a fixture or daemon toggle),
+that is true too. Used by the umbrella, which sees every subchart's values.
+include "dpps.componentOn" (dict "ctx" $ "catalog" $cat "component" "rucio-db")
+*/}}
+{{- define "dpps.componentOn" -}}
+{{- $comp := get .catalog.components .component | default dict -}}
+{{- $sub := get .ctx.Values ($comp.subchart | default "") | default dict -}}
+{{- $on := $sub.enabled -}}
+{{- $cv := get $sub .component -}}
+{{- if and $on (kindIs "map" $cv) (hasKey $cv "enabled") -}}{{- $on = $cv.enabled -}}{{- end -}}
+{{- if $on }}true{{ end -}}
+{{- end -}}
