@@ -67,6 +67,23 @@ bench: build
 generate: build
 	$(BIN)/dpps-schemagen generate
 
+# The stock CUE CLI on the interface model (go test ./interfaces/ checks the
+# same with the Go API, without the CLI).
+CUE_VERSION := v0.17.1
+.PHONY: cue-vet lint-values
+$(BIN)/cue:
+	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
+
+cue-vet: $(BIN)/cue
+	cd interfaces && $(BIN)/cue vet -c .
+
+# Lint every example's values against the chart's schema, as a site's CI would.
+lint-values: build
+	@for f in examples/*/values.yaml; do \
+		echo "dpps-schemagen lint -f $$f"; \
+		$(BIN)/dpps-schemagen lint -f $$f || exit 1; \
+	done
+
 install:
 	$(GO) install ./cmd/...
 
