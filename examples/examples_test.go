@@ -210,6 +210,16 @@ type catalog struct {
 		Subchart string `json:"subchart"`
 		Workload string `json:"workload"`
 	} `json:"components"`
+	Shared map[string]struct {
+		Name      string   `json:"name"`
+		Owner     string   `json:"owner"`
+		Consumers []string `json:"consumers"`
+	} `json:"shared"`
+	Credentials map[string]struct {
+		SecretName string   `json:"secretName"`
+		Owner      string   `json:"owner"`
+		Consumers  []string `json:"consumers"`
+	} `json:"credentials"`
 	Externals map[string]struct {
 		Fixture *struct {
 			Components []string `json:"components"`
@@ -266,6 +276,7 @@ func TestExamples(t *testing.T) {
 			}
 			objs := parse(t, out)
 			checkCommon(t, objs)
+			checkDeclaredUse(t, objs, cat)
 
 			switch env {
 			case "ci":
@@ -475,6 +486,66 @@ func checkSkipTests(t *testing.T, helm, render, env string) {
 	for _, o := range parse(t, run(t, helm, renderArgs(env, render, "--skip-tests")...)) {
 		if _, ok := o.ann[annHook]; ok {
 			t.Errorf("%s --skip-tests: %s is a Helm hook", env, o)
+		}
+	}
+}
+
+// users maps an object name of the catalog (a shared ConfigMap or Secret, a
+// credential Secret), rendered for the release, to the components that may
+// reference it: its owner and its consumers.
+func (c catalog) users() map[string][]string {
+	name := func(tmpl string) string { return strings.ReplaceAll(tmpl, "{{ .Release.Name }}", release) }
+	u := map[string][]string{}
+	for _, s := range c.Shared {
+		u[name(s.Name)] = append(u[name(s.Name)], append([]string{s.Owner}, s.Consumers...)...)
+	}
+	for _, cr := range c.Credentials {
+		n := name(cr.SecretName)
+		u[n] = append(u[n], append([]string{cr.Owner}, cr.Consumers...)...)
+	}
+	return u
+}
+
+// references lists the ConfigMaps and Secrets a pod template references.
+func references(pod map[string]any) []string {
+	var refs []string
+	spec := dig(pod, "spec")
+	for _, v := range list(dig(spec, "volumes")) {
+		refs = append(refs, str(dig(v, "secret", "secretName")), str(dig(v, "configMap", "name")))
+		for _, src := range list(dig(v, "projected", "sources")) {
+			refs = append(refs, str(dig(src, "secret", "name")), str(dig(src, "configMap", "name")))
+		}
+	}
+	for _, field := range []string{"initContainers", "containers"} {
+		for _, c := range list(dig(spec, field)) {
+			for _, e := range list(dig(c, "env")) {
+				refs = append(refs, str(dig(e, "valueFrom", "secretKeyRef", "name")), str(dig(e, "valueFrom", "configMapKeyRef", "name")))
+			}
+			for _, e := range list(dig(c, "envFrom")) {
+				refs = append(refs, str(dig(e, "secretRef", "name")), str(dig(e, "configMapRef", "name")))
+			}
+		}
+	}
+	return slices.DeleteFunc(refs, func(s string) bool { return s == "" })
+}
+
+// checkDeclaredUse: a workload references a shared object or a credential
+// only when the catalog declares its component as the owner or a consumer,
+// so the chart and the catalog (and what dpps-render derives from it) agree.
+func checkDeclaredUse(t *testing.T, objs []object, cat catalog) {
+	t.Helper()
+	users := cat.users()
+	for _, o := range objs {
+		pod := podTemplate(o)
+		if pod == nil {
+			continue
+		}
+		comp := podLabels(o)[labelComponent]
+		for _, ref := range references(pod) {
+			if allowed, ok := users[ref]; ok && !slices.Contains(allowed, comp) {
+				t.Errorf("%s (component %s) references %s, which the catalog does not declare it uses (owner and consumers: %s)",
+					o, comp, ref, strings.Join(allowed, ", "))
+			}
 		}
 	}
 }

@@ -273,10 +273,6 @@ DIRAC
   value: /opt/dirac/etc/secrets.cfg
 - name: X509_CERT_DIR
   value: /etc/grid-security/certificates
-- name: X509_USER_CERT
-  value: /opt/dpps/user/usercert.pem
-- name: X509_USER_KEY
-  value: /opt/dpps/user/userkey.pem
 - name: RUCIO_CONFIG
   value: /opt/rucio/etc/rucio.cfg
 {{- end -}}
@@ -299,5 +295,5 @@ DIRAC
   mountPath: /opt/rucio/etc/rucio.cfg
   subPath: rucio.cfg
   readOnly: true
-{{ include "dpps.gridMounts" (dict "host" true "user" true) }}
+{{ include "dpps.gridMounts" (dict "host" true) }}
 {{- end -}}
