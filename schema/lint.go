@@ -61,6 +61,9 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 	if err != nil {
 		return nil, &LintError{fmt.Errorf("loading chart %s: %w", chartDir, err)}
 	}
+	if chrt.Schema == nil {
+		return nil, &LintError{fmt.Errorf("chart %s has no values.schema.json: nothing to lint against (run 'make generate')", chartDir)}
+	}
 	var srcs []*source
 	var problems []Problem
 	merged := map[string]any{}

@@ -111,6 +111,10 @@ func TestLintErrors(t *testing.T) {
 	if _, err := schema.Lint(filepath.Join(t.TempDir(), "nochart"), nil); !errors.As(err, &le) {
 		t.Errorf("missing chart: %v, want a LintError", err)
 	}
+	os.Remove(filepath.Join(chart, "values.schema.json"))
+	if _, err := schema.Lint(chart, nil); !errors.As(err, &le) || !strings.Contains(err.Error(), "no values.schema.json") {
+		t.Errorf("chart without schema: %v, want a LintError", err)
+	}
 }
 
 // TestHelmAgrees: the real Helm 3 rejects the file lint rejects, for the
