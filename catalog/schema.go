@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/ctao/dpps-deploy/internal/godoc"
 )
 
 // SchemaFile is where dpps-schemagen writes the catalog's JSON Schema,
@@ -30,7 +31,7 @@ const SchemaID = "https://dpps.ctao.org/schema/catalog.schema.json"
 func JSONSchema(root, comment string) ([]byte, error) {
 	r := &invopop.Reflector{ExpandedStruct: true}
 	if root != "" {
-		m, err := GoComments(importPath, filepath.Join(root, "catalog"))
+		m, err := godoc.Comments(importPath, filepath.Join(root, "catalog"))
 		if err != nil {
 			return nil, err
 		}
@@ -57,26 +58,6 @@ func JSONSchema(root, comment string) ([]byte, error) {
 }
 
 const importPath = "github.com/ctao/dpps-deploy/catalog"
-
-// GoComments reads the doc comments of the Go package in dir, whose import
-// path is pkg, and of the packages below it, into the map invopop's Reflector.CommentMap expects. Unlike
-// Reflector.AddGoComments it works for any dir, relative ("../../catalog")
-// or absolute.
-func GoComments(pkg, dir string) (map[string]string, error) {
-	var r invopop.Reflector
-	if err := r.AddGoComments("", dir); err != nil {
-		return nil, fmt.Errorf("reading Go comments of %s: %w", dir, err)
-	}
-	d := path.Clean(filepath.ToSlash(dir))
-	out := make(map[string]string, len(r.CommentMap))
-	for k, v := range r.CommentMap {
-		// Keys are "<dir>.<Type>[.<Field>]", subpackages "<dir>/<sub>.<Type>".
-		if rest, ok := strings.CutPrefix(k, d); ok && (strings.HasPrefix(rest, ".") || strings.HasPrefix(rest, "/")) {
-			out[pkg+rest] = v
-		}
-	}
-	return out, nil
-}
 
 func uint64Ptr(v uint64) *uint64 { return &v }
 

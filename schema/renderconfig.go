@@ -16,6 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ctao/dpps-deploy/internal/godoc"
 	"github.com/ctao/dpps-deploy/transforms"
 )
 
@@ -35,7 +36,7 @@ var renderConfigSchema []byte
 // generated from transforms.Config. root is the repository root, read for
 // the Go doc comments that become descriptions.
 func RenderConfigSchema(root string) ([]byte, error) {
-	comments, err := goComments(root, "transforms")
+	comments, err := godoc.Comments("github.com/ctao/dpps-deploy/transforms", filepath.Join(root, "transforms"))
 	if err != nil {
 		return nil, err
 	}
@@ -55,25 +56,6 @@ func RenderConfigSchema(root string) ([]byte, error) {
 		return nil, err
 	}
 	return append(out, '\n'), nil
-}
-
-const modulePath = "github.com/ctao/dpps-deploy"
-
-// goComments reads the doc comments of the Go packages under root/dir, keyed
-// by import path as invopop expects. invopop derives keys from the walked
-// path, so they are rewritten to hold for any root.
-func goComments(root, dir string) (map[string]string, error) {
-	var r invopop.Reflector
-	if err := r.AddGoComments(modulePath, filepath.Join(root, dir)); err != nil {
-		return nil, fmt.Errorf("reading Go comments: %w", err)
-	}
-	walked := path.Join(modulePath, filepath.ToSlash(filepath.Join(root, dir)))
-	want := path.Join(modulePath, dir)
-	out := make(map[string]string, len(r.CommentMap))
-	for k, v := range r.CommentMap {
-		out[want+strings.TrimPrefix(k, walked)] = v
-	}
-	return out, nil
 }
 
 // qualifiedName keeps the config types of different transforms, all named
