@@ -349,7 +349,9 @@ include "dpps.waitFor" (dict "ctx" $ "name" "wait-for-db" "host" $host "port" $p
 {{/*
 Grid security volumes: the private CA (shared Secret, key ca.crt), a host
 certificate and a user certificate (kubernetes.io/tls layout: tls.crt,
-tls.key), each mapped to the file names grid software expects.
+tls.key), each mapped to the file names grid software expects. Keys are
+readable by owner and group (0440): a non-root pod reads them through its
+fsGroup.
 include "dpps.gridVolumes" (dict "ctx" $ "host" "rucio-server-hostkey" "user" "dppsuser-certkey")
 */}}
 {{- define "dpps.gridVolumes" -}}
@@ -368,7 +370,7 @@ include "dpps.gridVolumes" (dict "ctx" $ "host" "rucio-server-hostkey" "user" "d
 - name: host-cert
   secret:
     secretName: {{ include "dpps.shared" (dict "ctx" .ctx "name" .host) }}
-    defaultMode: 256
+    defaultMode: 288
     items:
       - key: tls.crt
         path: hostcert.pem
@@ -379,7 +381,7 @@ include "dpps.gridVolumes" (dict "ctx" $ "host" "rucio-server-hostkey" "user" "d
 - name: user-cert
   secret:
     secretName: {{ include "dpps.shared" (dict "ctx" .ctx "name" .user) }}
-    defaultMode: 256
+    defaultMode: 288
     items:
       - key: tls.crt
         path: usercert.pem
