@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The benchmarks the speed targets are stated on (transforms/bench_test.go).
+const (
+	bench      = "BenchmarkStream/"
+	small      = "objects=500"
+	large      = "objects=5000"
+	corpus     = "corpus=diracx"
+	kyamlCase  = "kyaml-roundtrip"
+	renderCase = "dpps-render"
+	kustCase   = "kustomize"
+)
+
+func name(input, c string) string { return bench + input + "/" + c }
+
+// Ratio is one line of the summary: a ratio of two ns/op figures and, for a
+// target, the bound it must respect.
+type Ratio struct {
+	Label    string
+	Num, Den string  // benchmark names
+	Value    float64 // Num/Den; 0 when one is missing
+	Missing  string  // the benchmark that is missing, if any
+	Max, Min float64 // target bound, 0 when none
+	Required bool    // a missing figure is an error, not a skipped line
+}
+
+// Met says whether the ratio respects its target (true when it has none).
+func (r Ratio) Met() bool {
+	switch {
+	case r.Missing != "":
+		return !r.Required
+	case r.Max > 0:
+		return r.Value <= r.Max
+	case r.Min > 0:
+		return r.Value >= r.Min
+	}
+	return true
+}
+
+// Ratios computes the ratios issue 2 ("Speed") asks for.
+func Ratios(res *Results) []Ratio {
+	rs := []Ratio{
+		{Label: "dpps-render / kyaml round trip, 5,000 objects", Num: name(large, renderCase), Den: name(large, kyamlCase), Max: 1.5, Required: true},
+		{Label: "dpps-render / kyaml round trip, diracx corpus", Num: name(corpus, renderCase), Den: name(corpus, kyamlCase), Max: 1.5},
+		{Label: "kustomize / dpps-render, 5,000 objects", Num: name(large, kustCase), Den: name(large, renderCase), Min: 20, Required: true},
+		{Label: "kustomize / dpps-render, diracx corpus", Num: name(corpus, kustCase), Den: name(corpus, renderCase)},
+		{Label: "dpps-render 5,000 objects / 500 objects", Num: name(large, renderCase), Den: name(small, renderCase), Max: 11, Required: true},
+		{Label: "kyaml round trip 5,000 objects / 500 objects", Num: name(large, kyamlCase), Den: name(small, kyamlCase)},
+	}
+	for i := range rs {
+		r := &rs[i]
+		num, ok := res.Get(r.Num, "ns/op")
+		if !ok {
+			r.Missing = r.Num
+			continue
+		}
+		den, ok := res.Get(r.Den, "ns/op")
+		if !ok || den == 0 {
+			r.Missing = r.Den
+			continue
+		}
+		r.Value = num / den
+	}
+	return rs
+}
+
+// Summarize prints the ratios and peak memory, and reports whether every
+// target is met and every benchmark passed.
+func Summarize(w io.Writer, res *Results) bool {
+	ok := true
+	fmt.Fprintln(w, "dpps-render speed record")
+	if cpu := res.Env["cpu"]; cpu != "" {
+		fmt.Fprintf(w, "  cpu: %s\n", cpu)
+	}
+	for _, r := range Ratios(res) {
+		var target, verdict string
+		switch {
+		case r.Max > 0:
+			target = fmt.Sprintf("target <= %gx", r.Max)
+		case r.Min > 0:
+			target = fmt.Sprintf("target >= %gx", r.Min)
+		}
+		switch {
+		case r.Missing != "" && r.Required:
+			verdict = "MISSING " + strings.TrimPrefix(r.Missing, bench)
+		case r.Missing != "":
+			verdict = "not measured (" + strings.TrimPrefix(r.Missing, bench) + " missing)"
+		case target == "":
+			verdict = "info"
+		case r.Met():
+			verdict = "ok"
+		default:
+			verdict = "MISSED"
+		}
+		value := "     -"
+		if r.Missing == "" {
+			value = fmt.Sprintf("%6.2fx", r.Value)
+		}
+		fmt.Fprintf(w, "  %-46s %s  %-15s %s\n", r.Label, value, target, verdict)
+		ok = ok && r.Met()
+	}
+	fmt.Fprintln(w, "  time per run, 5,000 objects:")
+	for _, c := range []string{kyamlCase, renderCase, kustCase} {
+		if v, found := res.Get(name(large, c), "ns/op"); found {
+			fmt.Fprintf(w, "    %-16s %9.3f s\n", c, v/1e9)
+		}
+	}
+	fmt.Fprintln(w, "  peak memory (max RSS of one run in its own process), 5,000 objects:")
+	for _, c := range []string{renderCase, kyamlCase} {
+		if v, found := res.Get(name(large, c), "peak-MB"); found {
+			fmt.Fprintf(w, "    %-16s %6.0f MB\n", c, v)
+		} else {
+			fmt.Fprintf(w, "    %-16s not measured (DPPS_BIN unset?)\n", c)
+		}
+	}
+	if len(res.Failed) > 0 {
+		ok = false
+		fmt.Fprintln(w, "  benchmarks FAILED:")
+		for _, l := range res.Failed {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+	}
+	return ok
+}
