@@ -79,7 +79,9 @@ const NoObjects = "# dpps-render: no objects\n"
 
 // Write encodes the objects as one YAML stream, each document opened by
 // `---` as Helm writes it, with the kyaml style (two-space indent, compact
-// sequences).
+// sequences). Each document gets its own encoder: yaml.v3's encoder keeps
+// every event it has emitted, so one encoder for a large stream would hold
+// the whole stream's events in memory.
 func Write(w io.Writer, nodes []*yaml.RNode) error {
 	if len(nodes) == 0 {
 		// Helm 4 refuses an empty post-render; a comment-only stream is
@@ -87,20 +89,23 @@ func Write(w io.Writer, nodes []*yaml.RNode) error {
 		_, err := io.WriteString(w, NoObjects)
 		return err
 	}
-	if _, err := io.WriteString(w, "---\n"); err != nil {
-		return err
-	}
-	enc := yaml.NewEncoder(w)
 	for i, n := range nodes {
 		doc := n.Document()
 		if doc.Kind != yaml.DocumentNode {
 			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
 		}
+		if _, err := io.WriteString(w, "---\n"); err != nil {
+			return err
+		}
+		enc := yaml.NewEncoder(w)
 		if err := enc.Encode(doc); err != nil {
 			return fmt.Errorf("encoding object %d: %w", i+1, err)
 		}
+		if err := enc.Close(); err != nil {
+			return err
+		}
 	}
-	return enc.Close()
+	return nil
 }
 
 // Summary is a short human account of the run.
