@@ -12,7 +12,7 @@ EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build tools demo test check unit bench generate install clean FORCE
+.PHONY: all build tools demo test check unit bench generate install plugin-install cue-vet lint-values clean FORCE
 
 all: build
 
@@ -51,7 +51,7 @@ demo: build $(HELM3)
 # Every test. CI runs exactly this.
 test: check unit
 
-check: build
+check: build cue-vet lint-values
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
@@ -79,7 +79,6 @@ generate: build
 # The stock CUE CLI on the interface model (go test ./interfaces/ checks the
 # same with the Go API, without the CLI).
 CUE_VERSION := v0.17.1
-.PHONY: cue-vet lint-values
 $(BIN)/cue:
 	GOBIN=$(BIN) $(GO) install cuelang.org/go/cmd/cue@$(CUE_VERSION)
 
@@ -99,7 +98,6 @@ install:
 # Helm 4 takes only a plugin as post-renderer: put dpps-render on PATH and
 # register helm-plugin/ with a Helm 4 (HELM=/path/to/helm4 to pick one).
 HELM ?= helm
-.PHONY: plugin-install
 plugin-install: install
 	$(HELM) plugin install ./helm-plugin
 
