@@ -20,6 +20,10 @@ type Config struct {
 	// Transforms to run, in this order. Empty means every registered
 	// transform, in registry order.
 	Transforms []string `json:"transforms,omitempty" jsonschema:"uniqueItems=true"`
+	// Catalog is the path of an interface catalog file (JSON or YAML, schema
+	// schema/catalog.schema.json), for charts that render no catalog
+	// ConfigMap. It wins over a catalog found in the stream.
+	Catalog string `json:"catalog,omitempty"`
 	// Provenance configures the provenance transform.
 	Provenance provenance.Config `json:"provenance,omitempty"`
 }

@@ -56,6 +56,7 @@ type options struct {
 	partOf     string   // --part-of
 	chart      string   // --chart
 	reportFile string   // --report
+	catalog    string   // --catalog
 }
 
 // errHelp is returned when the user asked for help.
@@ -72,6 +73,7 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 	fs.StringVar(&list, "transforms", "", "comma-separated `names` of the transforms to run, in order (default: all, see 'dpps-render transforms')")
 	fs.StringVar(&o.partOf, "part-of", "", "value of the app.kubernetes.io/part-of label (default \"dpps\")")
 	fs.StringVar(&o.chart, "chart", "", "`name-version` of the chart, for objects without a helm.sh/chart label")
+	fs.StringVar(&o.catalog, "catalog", "", "interface catalog `file`, for charts that render no catalog ConfigMap (labelled dpps.ctao.org/catalog)")
 	fs.StringVar(&o.reportFile, "report", "", "write a human summary of what each transform did, or the error, to `file` (Helm 4 hides a post-renderer's stderr)")
 	fs.Usage = func() {
 		fmt.Fprint(usageOut, usage)

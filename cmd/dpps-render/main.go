@@ -87,6 +87,9 @@ func loadConfig(opts options) (*transforms.Config, error) {
 	if opts.transforms != nil {
 		cfg.Transforms = opts.transforms
 	}
+	if opts.catalog != "" {
+		cfg.Catalog = opts.catalog
+	}
 	if opts.partOf != "" {
 		cfg.Provenance.PartOf = opts.partOf
 	}

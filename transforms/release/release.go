@@ -1,0 +1,128 @@
+// Package release finds what dpps-render knows about a release beyond its
+// manifests: the interface catalog and the site's settings. A Helm
+// post-renderer never sees the values, so the DPPS chart renders both into a
+// ConfigMap labelled dpps.ctao.org/catalog; for charts that do not, a site
+// admin passes a catalog file.
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/transforms/manifest"
+)
+
+// CatalogLabel marks the ConfigMap that carries the catalog.
+const CatalogLabel = "dpps.ctao.org/catalog"
+
+// The keys of the catalog ConfigMap.
+const (
+	CatalogKey = "catalog.json"
+	SiteKey    = "site.json"
+)
+
+// Secret backends (global.secrets.backend).
+const (
+	BackendChart           = "chart"
+	BackendExternalSecrets = "external-secrets"
+	BackendExisting        = "existing"
+)
+
+// Info is the catalog and the site's settings of one release.
+type Info struct {
+	Catalog *catalog.Catalog
+	Site    Site
+	// Origin says where they came from, for messages.
+	Origin string
+}
+
+// Site is what the site set in global.externals and global.secrets.
+type Site struct {
+	Externals map[string]any `json:"externals"`
+	Secrets   Secrets        `json:"secrets"`
+}
+
+// Secrets says who creates the credential Secrets.
+type Secrets struct {
+	Backend     string       `json:"backend"`
+	SecretStore *SecretStore `json:"secretStore,omitempty"`
+}
+
+// SecretStore is the external-secrets store the ExternalSecrets point at.
+type SecretStore struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+// Backend is the secrets backend, "chart" when the site set none.
+func (s Site) Backend() string {
+	if s.Secrets.Backend == "" {
+		return BackendChart
+	}
+	return s.Secrets.Backend
+}
+
+// Find returns the release information carried by the stream, or by the
+// file at path when path is set (a file wins: it is how a site describes a
+// chart that renders no catalog). It returns nil, nil when there is none.
+func Find(nodes []*yaml.RNode, path string) (*Info, error) {
+	if path != "" {
+		return FromFile(path)
+	}
+	var found *yaml.RNode
+	for _, n := range nodes {
+		if n.GetKind() != "ConfigMap" || n.GetLabels()[CatalogLabel] != "true" {
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("two catalog ConfigMaps (label %s=true): %s and %s", CatalogLabel, found.GetName(), n.GetName())
+		}
+		found = n
+	}
+	if found == nil {
+		return nil, nil
+	}
+	return fromConfigMap(found)
+}
+
+func fromConfigMap(cm *yaml.RNode) (*Info, error) {
+	where := fmt.Sprintf("ConfigMap %s (%s)", cm.GetName(), manifest.Source(cm))
+	data := manifest.Field(cm.YNode(), "data")
+	raw := manifest.Field(data, CatalogKey)
+	if raw == nil {
+		return nil, fmt.Errorf("%s: no %s", where, CatalogKey)
+	}
+	c, err := catalog.Load([]byte(raw.Value))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	info := &Info{Catalog: c, Origin: where}
+	if site := manifest.Field(data, SiteKey); site != nil {
+		if err := json.Unmarshal([]byte(site.Value), &info.Site); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", where, SiteKey, err)
+		}
+	}
+	return info, nil
+}
+
+// FromFile reads a catalog document (JSON or YAML) written by a site admin.
+func FromFile(path string) (*Info, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	js, err := sigsyaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c, err := catalog.Load(js)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &Info{Catalog: c, Origin: path}, nil
+}
