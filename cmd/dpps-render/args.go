@@ -13,8 +13,7 @@ const usage = `dpps-render: Helm post-renderer for the CTAO DPPS umbrella chart.
 Usage:
   helm install|upgrade|template ... --post-renderer dpps-render [--post-renderer-args ARG ...]
   dpps-render [flags] < rendered.yaml > out.yaml
-  dpps-render transforms     list the transforms, in the order they run
-  dpps-render version        print the version
+  dpps-render COMMAND [flags]  (commands below; "dpps-render COMMAND --help" for each)
 
 Reads a multi-document YAML stream on stdin, runs the transforms and writes
 the stream on stdout: every object, in input order, with its comments (such
@@ -50,7 +49,6 @@ Exit codes:
 
 // options is what the command line asks for.
 type options struct {
-	command    string   // "", "transforms", "version", "help"
 	configFile string   // --config
 	transforms []string // --transforms, nil when not given
 	partOf     string   // --part-of
@@ -79,21 +77,15 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 		fmt.Fprint(usageOut, usage)
 		fs.SetOutput(usageOut)
 		fs.PrintDefaults()
+		fmt.Fprint(usageOut, "\nCommands:\n")
+		for _, name := range commandNames() {
+			fmt.Fprintf(usageOut, "  %-12s %s\n", name, commands[name].summary)
+		}
 		fmt.Fprint(usageOut, exitCodes)
 	}
-	if len(args) > 0 {
-		switch args[0] {
-		case "transforms", "version", "help":
-			o.command = args[0]
-			if len(args) > 1 {
-				return o, fmt.Errorf("%s takes no arguments", args[0])
-			}
-			if o.command == "help" {
-				fs.Usage()
-				return o, errHelp
-			}
-			return o, nil
-		}
+	if len(args) > 0 && args[0] == "help" {
+		fs.Usage()
+		return o, errHelp
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -13,17 +13,15 @@ func TestParseArgs(t *testing.T) {
 		want    options
 		wantErr string
 	}{
-		"no arguments":         {args: nil, want: options{}},
-		"helm passes flags":    {args: []string{"--part-of=ctao", "--chart", "dpps-1.0.0"}, want: options{partOf: "ctao", chart: "dpps-1.0.0"}},
-		"single dash works":    {args: []string{"-config", "c.yaml"}, want: options{configFile: "c.yaml"}},
-		"transform list":       {args: []string{"--transforms", " provenance, ,x "}, want: options{transforms: []string{"provenance", "x"}}},
-		"report":               {args: []string{"--report=r.txt"}, want: options{reportFile: "r.txt"}},
-		"subcommand":           {args: []string{"transforms"}, want: options{command: "transforms"}},
-		"version":              {args: []string{"version"}, want: options{command: "version"}},
-		"subcommand with args": {args: []string{"version", "x"}, wantErr: "version takes no arguments"},
-		"stray argument":       {args: []string{"in.yaml"}, wantErr: `unexpected argument "in.yaml" (the manifests are read from stdin)`},
-		"unknown flag":         {args: []string{"--nope"}, wantErr: "flag provided but not defined: -nope"},
-		"missing value":        {args: []string{"--config"}, wantErr: "flag needs an argument: -config"},
+		"no arguments":      {args: nil, want: options{}},
+		"helm passes flags": {args: []string{"--part-of=ctao", "--chart", "dpps-1.0.0"}, want: options{partOf: "ctao", chart: "dpps-1.0.0"}},
+		"single dash works": {args: []string{"-config", "c.yaml"}, want: options{configFile: "c.yaml"}},
+		"transform list":    {args: []string{"--transforms", " provenance, ,x "}, want: options{transforms: []string{"provenance", "x"}}},
+		"report":            {args: []string{"--report=r.txt"}, want: options{reportFile: "r.txt"}},
+		"catalog":           {args: []string{"--catalog", "site-catalog.yaml"}, want: options{catalog: "site-catalog.yaml"}},
+		"stray argument":    {args: []string{"in.yaml"}, wantErr: `unexpected argument "in.yaml" (the manifests are read from stdin)`},
+		"unknown flag":      {args: []string{"--nope"}, wantErr: "flag provided but not defined: -nope"},
+		"missing value":     {args: []string{"--config"}, wantErr: "flag needs an argument: -config"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/ctao/dpps-deploy/internal/version"
 	"github.com/ctao/dpps-deploy/schema"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
@@ -25,6 +24,11 @@ const (
 )
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if cmd, ok := commands[args[0]]; ok {
+			return cmd.run(args[1:], stdin, stdout, stderr)
+		}
+	}
 	opts, err := parseArgs(args, stdout)
 	if errors.Is(err, errHelp) {
 		return exitOK
@@ -33,17 +37,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
 		return exitUsage
 	}
-	switch opts.command {
-	case "version":
-		fmt.Fprintf(stdout, "dpps-render %s\n", version.Version)
-		return exitOK
-	case "transforms":
-		for _, r := range transforms.Registered() {
-			fmt.Fprintf(stdout, "%-12s %s\n", r.Name, r.Summary)
-		}
-		return exitOK
-	}
-
 	cfg, err := loadConfig(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)

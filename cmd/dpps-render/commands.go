@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/ctao/dpps-deploy/internal/version"
+	"github.com/ctao/dpps-deploy/transforms"
+)
+
+// command is a subcommand: dpps-render NAME [args].
+type command struct {
+	summary string
+	run     func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+// commands are the subcommands besides post-rendering; each lives in its
+// own file and registers here.
+var commands = map[string]command{
+	"transforms": {summary: "list the transforms, in the order they run", run: noArgs("transforms", listTransforms)},
+	"version":    {summary: "print the version", run: noArgs("version", printVersion)},
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// noArgs wraps a command that takes no arguments.
+func noArgs(name string, f func(stdout io.Writer)) func([]string, io.Reader, io.Writer, io.Writer) int {
+	return func(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "dpps-render: %s takes no arguments\n", name)
+			return exitUsage
+		}
+		f(stdout)
+		return exitOK
+	}
+}
+
+func listTransforms(stdout io.Writer) {
+	for _, r := range transforms.Registered() {
+		fmt.Fprintf(stdout, "%-12s %s\n", r.Name, r.Summary)
+	}
+}
+
+func printVersion(stdout io.Writer) {
+	fmt.Fprintf(stdout, "dpps-render %s\n", version.Version)
+}
