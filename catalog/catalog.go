@@ -47,6 +47,8 @@ type Catalog struct {
 	Credentials map[string]Credential `json:"credentials"`
 	// External interfaces a site provides, by name.
 	Externals map[string]External `json:"externals"`
+	// Objects that exist without being rendered (created at install time).
+	Provided []Provided `json:"provided,omitempty"`
 }
 
 // Subchart is one subchart of the umbrella chart.
@@ -73,6 +75,16 @@ type Component struct {
 	Selector map[string]string `json:"selector"`
 	// The external interface this component stands in for as a test fixture.
 	FixtureFor string `json:"fixtureFor,omitempty"`
+	// Where the component serves Prometheus metrics, when it does.
+	Metrics *Metrics `json:"metrics,omitempty"`
+}
+
+// Metrics is a component's Prometheus metrics endpoint.
+type Metrics struct {
+	// Container port the metrics are served on.
+	Port int `json:"port" jsonschema:"minimum=1,maximum=65535"`
+	// HTTP path of the metrics.
+	Path string `json:"path" jsonschema:"pattern=^/"`
 }
 
 // Interface is an internal interface: a Service one component provides.
@@ -132,6 +144,23 @@ type Credential struct {
 	Owner string `json:"owner" jsonschema:"minLength=1"`
 	// Components that read it, sorted.
 	Consumers []string `json:"consumers"`
+	// Detect holds regular expressions, each with one capturing group, that
+	// find the credential's value where a chart embeds it (a DSN, a config
+	// file) instead of reading it from its Secret. For charts nobody here
+	// wrote; the DPPS chart needs none.
+	Detect []string `json:"detect,omitempty"`
+}
+
+// Provided is an object that exists in the cluster without being in the
+// rendered manifests: created at install time by a hook or a Job, or by a
+// site admin. References to it are not dangling.
+type Provided struct {
+	// ConfigMap, Secret or ServiceAccount.
+	Kind string `json:"kind" jsonschema:"enum=ConfigMap,enum=Secret,enum=ServiceAccount"`
+	// Name of the object.
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// Who creates it.
+	By string `json:"by" jsonschema:"minLength=1"`
 }
 
 // External is an external interface: something the site provides.
@@ -278,6 +307,14 @@ func (c *Catalog) Validate() error {
 			bad("credentials.%s.owner: unknown component %q", n, cr.Owner)
 		}
 		refs("credentials."+n+".consumers", cr.Consumers, components, "component")
+		for i, d := range cr.Detect {
+			re, err := regexp.Compile(d)
+			if err != nil {
+				bad("credentials.%s.detect[%d]: %v", n, i, err)
+			} else if re.NumSubexp() != 1 {
+				bad("credentials.%s.detect[%d]: needs exactly one capturing group, has %d", n, i, re.NumSubexp())
+			}
+		}
 	}
 	for n, e := range c.Externals {
 		refs("externals."+n+".consumers", e.Consumers, components, "component")

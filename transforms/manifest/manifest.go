@@ -6,6 +6,7 @@ package manifest
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -208,4 +209,67 @@ func Images(podSpec *yaml.Node) []string {
 		}
 	}
 	return out
+}
+
+// WalkScalars calls fn for every scalar under n with its field path, in
+// document order: "spec.template.spec.containers[server].args[1]". A
+// sequence element with a name field is shown by its name. Aliases are not
+// followed: their anchor is visited where it is defined.
+func WalkScalars(n *yaml.Node, path string, fn func(path string, s *yaml.Node)) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			WalkScalars(c, path, fn)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			WalkScalars(n.Content[i+1], p, fn)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			WalkScalars(c, path+ElementName(c, i), fn)
+		}
+	case yaml.ScalarNode:
+		fn(path, n)
+	}
+}
+
+// ElementName renders a sequence element in a field path: "[name]" for an
+// element with a name field (containers, env, volumes), else "[i]".
+func ElementName(elem *yaml.Node, i int) string {
+	if elem.Kind == yaml.MappingNode {
+		if name := Field(elem, "name"); name != nil && name.Kind == yaml.ScalarNode && name.Value != "" {
+			return "[" + name.Value + "]"
+		}
+	}
+	return "[" + strconv.Itoa(i) + "]"
+}
+
+// Describe names an object for messages: "Deployment dpps-rucio-server
+// (dpps/charts/bdms/templates/server.yaml)".
+func Describe(obj *yaml.RNode) string {
+	s := obj.GetKind() + " " + obj.GetName()
+	if src := Source(obj); src != "" {
+		s += " (" + src + ")"
+	}
+	return s
+}
+
+// PodSpecPath is the field path of the pod spec PodSpec returns.
+func PodSpecPath(obj *yaml.Node) string {
+	if kind := Field(obj, "kind"); kind != nil {
+		switch kind.Value {
+		case "Pod":
+			return "spec"
+		case "PodTemplate":
+			return "template.spec"
+		case "CronJob":
+			return "spec.jobTemplate.spec.template.spec"
+		}
+	}
+	return "spec.template.spec"
 }

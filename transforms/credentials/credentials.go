@@ -1,0 +1,166 @@
+// Package credentials finds the values of a release's declared credentials
+// in its rendered manifests, so that transforms can replace them by Secret
+// references and guards can prove none is left in plain text. A value found
+// here is never put into an error message.
+package credentials
+
+import (
+	"encoding/base64"
+	"regexp"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/transforms/manifest"
+)
+
+// MinEmbedded is the shortest value searched for inside longer strings.
+// Shorter values are only matched whole: a short substring match would
+// flag unrelated text.
+const MinEmbedded = 8
+
+// Credential is a declared credential with the values found for it.
+type Credential struct {
+	Name       string
+	SecretName string
+	Key        string
+	// Values are the distinct values found, longest first (so a rewrite
+	// replaces a value before any value it contains).
+	Values []string
+}
+
+// EnvName is the environment variable dpps-render inserts to carry the
+// credential into a container: DPPS_CRED_RUCIO_DB_PASSWORD.
+func (c Credential) EnvName() string {
+	return "DPPS_CRED_" + strings.ToUpper(strings.ReplaceAll(c.Name, "-", "_"))
+}
+
+// Set is every declared credential of a release, sorted by name.
+type Set []Credential
+
+// Find returns the declared credentials with their values: from each
+// credential's own Secret in the stream, and from the catalog's detect
+// patterns anywhere in the stream.
+func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
+	secrets := map[string]map[string]string{}
+	for _, n := range nodes {
+		if n.GetKind() == "Secret" {
+			secrets[n.GetName()] = SecretData(n)
+		}
+	}
+	names := make([]string, 0, len(cat.Credentials))
+	for name := range cat.Credentials {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	set := make(Set, 0, len(names))
+	for _, name := range names {
+		decl := cat.Credentials[name]
+		c := Credential{Name: name, SecretName: decl.SecretName, Key: decl.Key}
+		values := map[string]bool{}
+		if v := secrets[decl.SecretName][decl.Key]; v != "" {
+			values[v] = true
+		}
+		for _, pattern := range decl.Detect {
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				return nil, err // catalog.Validate compiled it already
+			}
+			detect(nodes, re, values)
+		}
+		for v := range values {
+			c.Values = append(c.Values, v)
+		}
+		sort.Slice(c.Values, func(i, j int) bool {
+			if len(c.Values[i]) != len(c.Values[j]) {
+				return len(c.Values[i]) > len(c.Values[j])
+			}
+			return c.Values[i] < c.Values[j]
+		})
+		set = append(set, c)
+	}
+	return set, nil
+}
+
+func detect(nodes []*yaml.RNode, re *regexp.Regexp, into map[string]bool) {
+	for _, n := range nodes {
+		if n.GetKind() == "Secret" {
+			for _, v := range SecretData(n) {
+				for _, m := range re.FindAllStringSubmatch(v, -1) {
+					if m[1] != "" {
+						into[m[1]] = true
+					}
+				}
+			}
+			continue
+		}
+		manifest.WalkScalars(n.YNode(), "", func(_ string, s *yaml.Node) {
+			for _, m := range re.FindAllStringSubmatch(s.Value, -1) {
+				if m[1] != "" {
+					into[m[1]] = true
+				}
+			}
+		})
+	}
+}
+
+// SecretData returns a Secret's data, base64-decoded, merged with its
+// stringData (which wins, as the API server does).
+func SecretData(secret *yaml.RNode) map[string]string {
+	out := map[string]string{}
+	obj := secret.YNode()
+	if data := manifest.Field(obj, "data"); data != nil && data.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(data.Content); i += 2 {
+			if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data.Content[i+1].Value)); err == nil {
+				out[data.Content[i].Value] = string(b)
+			}
+		}
+	}
+	if sd := manifest.Field(obj, "stringData"); sd != nil && sd.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(sd.Content); i += 2 {
+			out[sd.Content[i].Value] = sd.Content[i+1].Value
+		}
+	}
+	return out
+}
+
+// Match says which credential a string holds: whole (the string is the
+// value) or embedded (the value is inside it). ok is false for neither.
+func (s Set) Match(text string) (c Credential, whole, ok bool) {
+	for _, c := range s {
+		for _, v := range c.Values {
+			if text == v {
+				return c, true, true
+			}
+			if len(v) >= MinEmbedded && strings.Contains(text, v) {
+				return c, false, true
+			}
+		}
+	}
+	return Credential{}, false, false
+}
+
+// Known reports whether any credential has a value to look for.
+func (s Set) Known() bool {
+	for _, c := range s {
+		if len(c.Values) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Redact replaces every credential value in text by "<credential NAME>",
+// for the rare message that has to quote input.
+func (s Set) Redact(text string) string {
+	for _, c := range s {
+		for _, v := range c.Values {
+			if len(v) >= MinEmbedded || text == v {
+				text = strings.ReplaceAll(text, v, "<credential "+c.Name+">")
+			}
+		}
+	}
+	return text
+}
