@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
 )
@@ -26,6 +27,8 @@ type Config struct {
 	Catalog string `json:"catalog,omitempty"`
 	// Provenance configures the provenance transform.
 	Provenance provenance.Config `json:"provenance,omitempty"`
+	// Netpol configures the netpol transform.
+	Netpol netpol.Config `json:"netpol,omitempty"`
 }
 
 // Registration describes one transform.
@@ -41,6 +44,11 @@ var registry = []Registration{
 		Name:    "provenance",
 		Summary: "stamps part-of, source template, subchart, chart and renderer versions and workload images",
 		New:     func(c *Config) kio.Filter { return provenance.New(c.Provenance) },
+	},
+	{
+		Name:    "netpol",
+		Summary: "appends NetworkPolicies generated from the interface catalog: default deny, DNS, interfaces, externals, inbound",
+		New:     func(c *Config) kio.Filter { return netpol.New(c.Netpol, c.Catalog) },
 	},
 }
 

@@ -18,6 +18,7 @@ type command struct {
 // commands are the subcommands besides post-rendering; each lives in its
 // own file and registers here.
 var commands = map[string]command{
+	"explain":    {summary: "print the connections the stream's NetworkPolicies allow, and what allowed them", run: explain},
 	"transforms": {summary: "list the transforms, in the order they run", run: noArgs("transforms", listTransforms)},
 	"version":    {summary: "print the version", run: noArgs("version", printVersion)},
 }
