@@ -151,16 +151,3 @@ func (s Set) Known() bool {
 	}
 	return false
 }
-
-// Redact replaces every credential value in text by "<credential NAME>",
-// for the rare message that has to quote input.
-func (s Set) Redact(text string) string {
-	for _, c := range s {
-		for _, v := range c.Values {
-			if len(v) >= MinEmbedded || text == v {
-				text = strings.ReplaceAll(text, v, "<credential "+c.Name+">")
-			}
-		}
-	}
-	return text
-}

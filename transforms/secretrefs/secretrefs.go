@@ -527,6 +527,11 @@ func (f *Filter) backendObjects(nodes []*yaml.RNode, creds credentials.Set, info
 	var out []*yaml.RNode
 	switch backend := info.Site.Backend(); backend {
 	case release.BackendChart:
+		for _, p := range info.Catalog.Provided {
+			if p.Kind == "Secret" {
+				present[p.Name] = true // created elsewhere, not by dpps-render
+			}
+		}
 		for _, name := range names {
 			if present[name] {
 				continue

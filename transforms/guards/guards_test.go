@@ -1,0 +1,90 @@
+package guards
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
+)
+
+const secretValue = "s3cret-db-passw0rd"
+
+var creds = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata:\n  db-password: " + base64.StdEncoding.EncodeToString([]byte(secretValue)) + "\n---\n"
+
+func workload(podSpec string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: rel-web}\nspec:\n  template:\n    spec:\n" + podSpec
+}
+
+// The secretrefs test catalog: credentials db-password and api-token in
+// Secret "creds"; components web (Deployment) and db.
+func catalog(t *testing.T, extra string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "secretrefs", "testdata", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(p, append(data, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestGuards(t *testing.T) {
+	tests := map[string]struct {
+		in, catalogExtra string
+		wantErr          string // "" for none
+	}{
+		"clean": {
+			in: creds + workload("      containers:\n      - name: web\n        env:\n        - name: P\n          valueFrom: {secretKeyRef: {name: creds, key: db-password}}\n"),
+		},
+		"plaintext in an annotation": {
+			in:      creds + "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n    note: pw is " + secretValue + "\n",
+			wantErr: "Service s: metadata.annotations.note holds the credential db-password in plain text outside a Secret",
+		},
+		"dangling secret volume": {
+			in:      creds + workload("      volumes:\n      - name: ca\n        secret: {secretName: rel-ca}\n      containers: [{name: web}]\n"),
+			wantErr: "Deployment rel-web: spec.template.spec.volumes[ca].secret.secretName: Secret rel-ca is not in the output",
+		},
+		"dangling configMapKeyRef, envFrom, projection, pull secret, service account": {
+			in: creds + workload("      serviceAccountName: robot\n      imagePullSecrets: [{name: pull}]\n      volumes:\n      - name: p\n        projected: {sources: [{configMap: {name: cm1}}]}\n      containers:\n      - name: web\n        envFrom: [{secretRef: {name: s1}}]\n        env:\n        - name: X\n          valueFrom: {configMapKeyRef: {name: cm2, key: k}}\n"),
+			wantErr: "ServiceAccount robot is not in the output",
+		},
+		"optional references may dangle": {
+			in: creds + workload("      volumes:\n      - name: ca\n        secret: {secretName: rel-ca, optional: true}\n      containers: [{name: web}]\n"),
+		},
+		"provided by the catalog, a Certificate, an ExternalSecret, Kubernetes": {
+			in: creds + "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\nspec: {secretName: from-cert}\n---\n" +
+				"apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: es}\nspec: {target: {name: from-eso}}\n---\n" +
+				workload("      volumes:\n      - {name: a, secret: {secretName: from-cert}}\n      - {name: b, secret: {secretName: from-eso}}\n      - {name: c, secret: {secretName: by-admin}}\n      - {name: d, configMap: {name: kube-root-ca.crt}}\n      containers: [{name: web}]\n"),
+			catalogExtra: "provided:\n- {kind: Secret, name: by-admin, by: the site admin}\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			nodes, err := (&pipeline.Reader{Input: strings.NewReader(tc.in)}).Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := (&Filter{CatalogFile: catalog(t, tc.catalogExtra)}).Filter(nodes)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(out) != len(nodes) {
+					t.Errorf("guards changed the stream")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v\nwant %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), secretValue) {
+				t.Error("the error prints the credential")
+			}
+		})
+	}
+}
