@@ -50,7 +50,7 @@ func TestGuards(t *testing.T) {
 			wantErr: "Deployment rel-web: spec.template.spec.volumes[ca].secret.secretName: Secret rel-ca is not in the output",
 		},
 		"dangling configMapKeyRef, envFrom, projection, pull secret, service account": {
-			in: creds + workload("      serviceAccountName: robot\n      imagePullSecrets: [{name: pull}]\n      volumes:\n      - name: p\n        projected: {sources: [{configMap: {name: cm1}}]}\n      containers:\n      - name: web\n        envFrom: [{secretRef: {name: s1}}]\n        env:\n        - name: X\n          valueFrom: {configMapKeyRef: {name: cm2, key: k}}\n"),
+			in:      creds + workload("      serviceAccountName: robot\n      imagePullSecrets: [{name: pull}]\n      volumes:\n      - name: p\n        projected: {sources: [{configMap: {name: cm1}}]}\n      containers:\n      - name: web\n        envFrom: [{secretRef: {name: s1}}]\n        env:\n        - name: X\n          valueFrom: {configMapKeyRef: {name: cm2, key: k}}\n"),
 			wantErr: "ServiceAccount robot is not in the output",
 		},
 		"optional references may dangle": {
