@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
@@ -29,6 +30,8 @@ type Config struct {
 	Provenance provenance.Config `json:"provenance,omitempty"`
 	// Netpol configures the netpol transform.
 	Netpol netpol.Config `json:"netpol,omitempty"`
+	// Externals configures the externals transform.
+	Externals externals.Config `json:"externals,omitempty"`
 }
 
 // Registration describes one transform.
@@ -49,6 +52,11 @@ var registry = []Registration{
 		Name:    "netpol",
 		Summary: "appends NetworkPolicies generated from the interface catalog: default deny, DNS, interfaces, externals, inbound",
 		New:     func(c *Config) kio.Filter { return netpol.New(c.Netpol, c.Catalog) },
+	},
+	{
+		Name:    "externals",
+		Summary: "annotates users of external interfaces (direction, endpoint, protocol, port, auth); log labels and metrics scraping",
+		New:     func(c *Config) kio.Filter { return externals.New(c.Externals, c.Catalog) },
 	},
 }
 

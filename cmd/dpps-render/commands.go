@@ -18,7 +18,9 @@ type command struct {
 // commands are the subcommands besides post-rendering; each lives in its
 // own file and registers here.
 var commands = map[string]command{
+	"check":      {summary: "check a render's external interfaces for a profile (fixtures, annotations, undeclared and malformed endpoints)", run: check},
 	"explain":    {summary: "print the connections the stream's NetworkPolicies allow, and what allowed them", run: explain},
+	"inventory":  {summary: "list every workload with its images, subchart, chart version and interfaces", run: inventory},
 	"transforms": {summary: "list the transforms, in the order they run", run: noArgs("transforms", listTransforms)},
 	"version":    {summary: "print the version", run: noArgs("version", printVersion)},
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/transforms/externals"
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
+)
+
+const checkUsage = `Usage: dpps-render check --profile dev|ci|staging|prod [--catalog FILE] [--output table|json|junit] [FILE|-]
+
+Checks the external interfaces of a rendered stream (FILE, or stdin when
+FILE is "-" or absent), as dpps-render wrote it: lists every external
+interface of the catalog with the site's endpoint, "test fixture in use" or
+"unset (not used)", and reports
+  fixture              a test fixture stands in for an external interface
+  annotations          a workload that uses an external interface lacks its
+                       dpps.ctao.org/external.<name> annotations, or they
+                       disagree with the catalog and the site's values
+  undeclared-endpoint  an env value or ConfigMap names a host no external
+                       interface declares (Services of the release and
+                       cluster-local names are fine), or an Ingress or a
+                       LoadBalancer/NodePort Service exposes the release
+                       without an inbound external interface
+  malformed-endpoint   the site's endpoint is not a valid URL, host or port,
+                       or lacks a required field
+  catalog              the stream has no interface catalog
+In the prod profile every finding is an error. In dev, ci and staging a
+fixture is expected, annotations and undeclared endpoints are warnings, and
+malformed endpoints and a missing catalog are errors.
+
+Exit codes: 0 no error, 1 errors found, 2 usage error or unreadable input.
+
+Flags:
+`
+
+// check is the check command.
+func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	profile := fs.String("profile", "", "deployment `profile`: "+strings.Join(externals.Profiles, ", ")+" (required)")
+	catalog := fs.String("catalog", "", "interface catalog `file`, for streams without the catalog ConfigMap")
+	output := fs.String("output", "table", "output `format`: "+strings.Join(externals.CheckFormats, ", "))
+	fs.Usage = func() {
+		fmt.Fprint(stdout, checkUsage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+	}
+	file, err := parseWithFile(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err == nil && *profile == "" {
+		err = errors.New("--profile is required")
+	}
+	if err == nil && !externals.ValidProfile(*profile) {
+		err = fmt.Errorf("--profile %q: want one of %s", *profile, strings.Join(externals.Profiles, ", "))
+	}
+	if err == nil && !contains(externals.CheckFormats, *output) {
+		err = fmt.Errorf("--output %q: want one of %s", *output, strings.Join(externals.CheckFormats, ", "))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render check: %v\nRun 'dpps-render check --help' for usage.\n", err)
+		return exitUsage
+	}
+	nodes, err := readStream(file, stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
+		return exitUsage
+	}
+	rep, err := externals.Check(nodes, *catalog, *profile)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
+		return exitUsage
+	}
+	if err := externals.WriteCheck(stdout, *output, rep); err != nil {
+		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
+		return exitUsage
+	}
+	if !rep.OK {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// parseWithFile parses flags that may come before or after one optional
+// FILE argument.
+func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		}
+		return "", err
+	}
+	if fs.NArg() == 0 {
+		return "", nil
+	}
+	file := fs.Arg(0)
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+		}
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", fmt.Errorf("unexpected argument %q: give one FILE, or none for stdin", fs.Arg(0))
+	}
+	return file, nil
+}
+
+// readStream reads a rendered stream from file, or stdin for "" and "-".
+func readStream(file string, stdin io.Reader) ([]*yaml.RNode, error) {
+	in := stdin
+	if file != "" && file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	nodes, err := (&pipeline.Reader{Input: in}).Read()
+	if err != nil && file != "" && file != "-" {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return nodes, err
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

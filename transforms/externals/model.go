@@ -1,0 +1,304 @@
+package externals
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/transforms/manifest"
+	"github.com/ctao/dpps-deploy/transforms/release"
+)
+
+// Status says what stands behind an external interface in one render.
+type Status string
+
+// The statuses of an external interface.
+const (
+	// StatusConfigured: the site set global.externals.<name>.
+	StatusConfigured Status = "configured"
+	// StatusFixture: the site did not set it and its test fixture stands in.
+	StatusFixture Status = "fixture"
+	// StatusUnset: the site did not set it and it has no fixture, so
+	// nothing uses it (cvmfs: nothing mounted; registry: each image's own).
+	StatusUnset Status = "unset"
+)
+
+// Interface is one external interface of a release, resolved against what
+// the site set.
+type Interface struct {
+	Name string
+	catalog.External
+	// Site is the site's value of global.externals.<name>, nil when unset.
+	Site any
+	// Status says what stands behind the interface.
+	Status Status
+	// Endpoint is the configured endpoint ("scheme://host:port", several
+	// comma-separated), "fixture:<component>[,<component>...]" when the
+	// fixture stands in, or "" when unset.
+	Endpoint string
+}
+
+// Annotation is the value of the annotation dpps.ctao.org/external.<name>:
+// what an object's workload connects to (outbound) or exposes (inbound).
+type Annotation struct {
+	Direction string `json:"direction"`
+	Endpoint  string `json:"endpoint"`
+	Protocol  string `json:"protocol"`
+	// Port is the interface's default port; the endpoint names the port
+	// the site set.
+	Port int    `json:"port"`
+	Auth string `json:"auth"`
+}
+
+// Annotation is the annotation value of an object that uses the interface.
+func (i Interface) Annotation() string {
+	b, err := json.Marshal(Annotation{Direction: i.Direction, Endpoint: i.Endpoint, Protocol: i.Protocol, Port: i.Port, Auth: i.Auth})
+	if err != nil {
+		panic(err) // strings and ints only
+	}
+	return string(b)
+}
+
+// InUse reports whether anything stands behind the interface.
+func (i Interface) InUse() bool { return i.Status != StatusUnset }
+
+// Release is a release's catalog, site settings and external interfaces.
+type Release struct {
+	Info *release.Info
+	// Interfaces are the external interfaces, sorted by name.
+	Interfaces []Interface
+}
+
+// Resolve resolves every external interface of the catalog against the
+// site's settings.
+func Resolve(info *release.Info) *Release {
+	r := &Release{Info: info}
+	for _, name := range sortedKeys(info.Catalog.Externals) {
+		e := info.Catalog.Externals[name]
+		i := Interface{Name: name, External: e, Site: info.Site.Externals[name]}
+		switch {
+		case i.Site != nil:
+			i.Status = StatusConfigured
+			i.Endpoint = strings.Join(Endpoints(e, i.Site), ",")
+		case e.Fixture != nil:
+			i.Status = StatusFixture
+			i.Endpoint = "fixture:" + strings.Join(e.Fixture.Components, ",")
+		default:
+			i.Status = StatusUnset
+		}
+		r.Interfaces = append(r.Interfaces, i)
+	}
+	return r
+}
+
+// Interface returns the external interface name.
+func (r *Release) Interface(name string) (Interface, bool) {
+	for _, i := range r.Interfaces {
+		if i.Name == name {
+			return i, true
+		}
+	}
+	return Interface{}, false
+}
+
+// Component returns the catalog component an object is the workload of:
+// the kind is the component's workload kind and the name its name, the
+// release name taken from the object's instance label when the catalog is
+// not rendered for a release.
+func (r *Release) Component(obj *yaml.RNode) (string, bool) {
+	kind, name := obj.GetKind(), obj.GetName()
+	instance := obj.GetLabels()[InstanceLabel]
+	for _, cn := range sortedKeys(r.Info.Catalog.Components) {
+		c := r.Info.Catalog.Components[cn]
+		if c.Workload != kind {
+			continue
+		}
+		if strings.ReplaceAll(c.Name, catalog.ReleaseName, instance) == name {
+			return cn, true
+		}
+	}
+	return "", false
+}
+
+// Exposes reports whether an object exposes the release outside the
+// cluster: an Ingress, or a Service of type LoadBalancer or NodePort.
+func Exposes(obj *yaml.RNode) bool {
+	switch obj.GetKind() {
+	case "Ingress":
+		return true
+	case "Service":
+		t := manifest.Path(obj.YNode(), "spec", "type")
+		return t != nil && (t.Value == "LoadBalancer" || t.Value == "NodePort")
+	}
+	return false
+}
+
+// Uses returns the external interfaces in use that an object consumes (the
+// workload of a consumer component) or exposes (an Ingress or a
+// LoadBalancer/NodePort Service of a component that an inbound interface
+// names), sorted by name.
+func (r *Release) Uses(obj *yaml.RNode) []Interface {
+	var comp string
+	inbound := false
+	if cn, ok := r.Component(obj); ok {
+		comp = cn
+	} else if Exposes(obj) {
+		comp, inbound = obj.GetLabels()[ComponentLabel], true
+	}
+	if comp == "" {
+		return nil
+	}
+	var out []Interface
+	for _, i := range r.Interfaces {
+		if !i.InUse() || (inbound && i.Direction != "inbound") {
+			continue
+		}
+		for _, c := range i.Consumers {
+			if c == comp {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Endpoints describes the site's value of an external interface as
+// endpoints, in a fixed order: each URL field (url, issuer, proxy, ...),
+// and each object with a host as
+// "[scheme://]host[:port][path]"; lists of objects are followed. A value
+// with neither is described by its lists of strings (CVMFS repositories).
+func Endpoints(e catalog.External, v any) []string {
+	var out []string
+	var collect func(v any, top bool)
+	collect = func(v any, top bool) {
+		switch x := v.(type) {
+		case map[string]any:
+			if host, ok := x["host"].(string); ok && host != "" {
+				out = append(out, hostEndpoint(e, x, host, top))
+			}
+			for _, k := range sortedKeys(x) {
+				switch y := x[k].(type) {
+				case string:
+					if endpointKey(k) && y != "" {
+						out = append(out, y)
+					}
+				case []any:
+					for _, el := range y {
+						if _, ok := el.(map[string]any); ok {
+							collect(el, false)
+						}
+					}
+				}
+			}
+		case string:
+			out = append(out, x)
+		}
+	}
+	collect(v, true)
+	if len(out) == 0 {
+		if m, ok := v.(map[string]any); ok {
+			for _, k := range sortedKeys(m) {
+				if l, ok := m[k].([]any); ok {
+					for _, s := range l {
+						if s, ok := s.(string); ok {
+							out = append(out, s)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// endpointKey reports whether a field of an external's value holds an
+// endpoint URL (an audience or a pull Secret's name does not).
+func endpointKey(k string) bool {
+	switch strings.ToLower(k) {
+	case "url", "uri", "issuer", "proxy", "endpoint":
+		return true
+	}
+	return strings.HasSuffix(k, "URL") || strings.HasSuffix(k, "Url")
+}
+
+// hostEndpoint writes an object with a host field. At the top level (a
+// database) the scheme is the interface's protocol and a missing port the
+// interface's default port, as the chart fills them in.
+func hostEndpoint(e catalog.External, x map[string]any, host string, top bool) string {
+	var b strings.Builder
+	scheme, _ := x["scheme"].(string)
+	if scheme == "" && top && hasField(e, "port") {
+		scheme = e.Protocol
+	}
+	if scheme != "" {
+		b.WriteString(scheme + "://")
+	}
+	b.WriteString(host)
+	if p, ok := number(x["port"]); ok {
+		b.WriteString(":" + strconv.Itoa(p))
+	} else if top && hasField(e, "port") {
+		b.WriteString(":" + strconv.Itoa(e.Port))
+	}
+	if p, _ := x["prefix"].(string); p != "" {
+		if !strings.HasPrefix(p, "/") {
+			b.WriteByte('/')
+		}
+		b.WriteString(p)
+	}
+	if db, _ := x["database"].(string); db != "" {
+		b.WriteString("/" + db)
+	}
+	if t, _ := x["type"].(string); t != "" {
+		b.WriteString(" (" + t + ")")
+	}
+	return b.String()
+}
+
+func hasField(e catalog.External, name string) bool {
+	for _, f := range e.Fields {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// number returns a JSON number that is an integer.
+func number(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), true
+		}
+	case int:
+		return n, true
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
+	}
+	return 0, false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// describe names an object for messages.
+func describe(obj *yaml.RNode) string {
+	s := fmt.Sprintf("%s %s", obj.GetKind(), obj.GetName())
+	if src := manifest.Source(obj); src != "" {
+		s += " (" + src + ")"
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+package externals
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// CheckFormats are the output formats of WriteCheck.
+var CheckFormats = []string{"table", "json", "junit"}
+
+// InventoryFormats are the output formats of WriteInventory.
+var InventoryFormats = []string{"table", "json"}
+
+// WriteCheck writes a check report as "table" (the interfaces, then the
+// findings, then a summary line), "json" or "junit" (a test case per
+// external interface, failing with its errors, and one per other error).
+func WriteCheck(w io.Writer, format string, rep *Report) error {
+	switch format {
+	case "table":
+		return checkTable(w, rep)
+	case "json":
+		return writeJSON(w, rep)
+	case "junit":
+		return checkJUnit(w, rep)
+	}
+	return fmt.Errorf("unknown output format %q; valid formats: %s", format, strings.Join(CheckFormats, ", "))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func checkTable(w io.Writer, rep *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if rep.Catalog != "" {
+		fmt.Fprintf(tw, "profile %s; catalog from %s\n\n", rep.Profile, rep.Catalog)
+		fmt.Fprintln(tw, "INTERFACE\tDIRECTION\tPROTOCOL\tPORT\tAUTH\tUSERS\tENDPOINT")
+		for _, i := range rep.Interfaces {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", i.Name, i.Direction, i.Protocol, i.Port, i.Auth, len(i.Users), i.Endpoint)
+		}
+	} else {
+		fmt.Fprintf(tw, "profile %s\n", rep.Profile)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rep.Findings) > 0 {
+		fmt.Fprintln(w)
+		for _, f := range rep.Findings {
+			fmt.Fprintln(w, f.String())
+		}
+	}
+	errs := rep.Errors()
+	_, err := fmt.Fprintf(w, "\n%s: %d external interface(s), %d error(s), %d warning(s)\n",
+		map[bool]string{true: "ok", false: "FAILED"}[rep.OK], len(rep.Interfaces), errs, len(rep.Findings)-errs)
+	return err
+}
+
+type junitFailure struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Failure   *junitFailure `xml:"failure,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+func checkJUnit(w io.Writer, rep *Report) error {
+	suite := junitSuite{Name: "dpps-render check " + rep.Profile}
+	fail := func(c *junitCase, fs []Finding) {
+		if len(fs) == 0 {
+			return
+		}
+		var text []string
+		for _, f := range fs {
+			text = append(text, f.String())
+		}
+		c.Failure = &junitFailure{Message: fs[0].Message, Type: fs[0].Rule, Text: strings.Join(text, "\n")}
+		suite.Failures++
+	}
+	var loose []Finding
+	byIface := map[string][]Finding{}
+	for _, f := range rep.Findings {
+		switch {
+		case f.Severity != SeverityError:
+		case f.Interface != "":
+			byIface[f.Interface] = append(byIface[f.Interface], f)
+		default:
+			loose = append(loose, f)
+		}
+	}
+	for _, i := range rep.Interfaces {
+		c := junitCase{Name: "external " + i.Name, Classname: "externals." + i.Name, SystemOut: i.Endpoint}
+		fail(&c, byIface[i.Name])
+		suite.Cases = append(suite.Cases, c)
+	}
+	for _, f := range loose {
+		c := junitCase{Name: f.Rule + " " + f.Object, Classname: "externals." + f.Rule}
+		fail(&c, []Finding{f})
+		suite.Cases = append(suite.Cases, c)
+	}
+	suite.Tests = len(suite.Cases)
+	doc := junitSuites{Name: "dpps-render check", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// WriteInventory writes workloads as "table" (a row per image, so that
+// grep finds every workload of an image) or "json".
+func WriteInventory(w io.Writer, format string, ws []Workload) error {
+	switch format {
+	case "json":
+		return writeJSON(w, struct {
+			Workloads []Workload `json:"workloads"`
+		}{ws})
+	case "table":
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "WORKLOAD\tSUBCHART\tCHART\tCONTAINER\tREPOSITORY\tTAG\tDIGEST\tINTERFACES")
+		for _, wl := range ws {
+			var ifs []string
+			if len(wl.Externals) > 0 {
+				ifs = append(ifs, "external: "+strings.Join(wl.Externals, ","))
+			}
+			if len(wl.Provides) > 0 {
+				ifs = append(ifs, "provides: "+strings.Join(wl.Provides, ","))
+			}
+			if len(wl.Consumes) > 0 {
+				ifs = append(ifs, "consumes: "+strings.Join(wl.Consumes, ","))
+			}
+			for _, img := range wl.Images {
+				c := img.Container
+				if img.Init {
+					c += " (init)"
+				}
+				fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wl.Kind, wl.Name, dash(wl.Subchart), dash(wl.Chart),
+					c, img.Repository, dash(img.Tag), dash(img.Digest), dash(strings.Join(ifs, "; ")))
+			}
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("unknown output format %q; valid formats: %s", format, strings.Join(InventoryFormats, ", "))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
