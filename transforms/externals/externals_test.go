@@ -170,7 +170,7 @@ func TestFilter(t *testing.T) {
 		},
 		"existing pod labels are kept": {
 			site: prodSite, docs: []string{server},
-			want: []string{"      labels: {app.kubernetes.io/instance: dpps, app.kubernetes.io/component: rucio-server, app.kubernetes.io/part-of: dpps}"},
+			want:    []string{"      labels: {app.kubernetes.io/instance: dpps, app.kubernetes.io/component: rucio-server, app.kubernetes.io/part-of: dpps}"},
 			changed: 1,
 		},
 		"scrape annotations on the pod template": {
@@ -194,13 +194,13 @@ func TestFilter(t *testing.T) {
 		},
 		"inbound: a LoadBalancer Service of the component": {
 			site: `{"externals": {"users": {"url": "https://rucio.site.example.org"}}}`, edit: inbound,
-			docs: []string{loadBalancer},
-			want: []string{"    dpps.ctao.org/externals: users", `"direction":"inbound","endpoint":"https://rucio.site.example.org"`},
+			docs:    []string{loadBalancer},
+			want:    []string{"    dpps.ctao.org/externals: users", `"direction":"inbound","endpoint":"https://rucio.site.example.org"`},
 			changed: 1,
 		},
 		"objects of no component are left alone": {
 			site: prodSite, docs: []string{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {a: b}\n", loadBalancer},
-			not:  []string{"dpps.ctao.org/external", "prometheus.io"},
+			not: []string{"dpps.ctao.org/external", "prometheus.io"},
 		},
 		"stale annotations of an earlier run go": {
 			site: prodSite,
