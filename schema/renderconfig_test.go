@@ -30,7 +30,7 @@ func TestLoadRenderConfig(t *testing.T) {
 		"json":              {in: `{"provenance": {"partOf": "ctao"}}`},
 		"wrong type":        {in: "provenance: {partOf: 3}\n", wantErr: "c.yaml: /provenance/partOf: got number, want string"},
 		"unknown key":       {in: "extra: 1\n", wantErr: "c.yaml: /: additional properties 'extra' not allowed"},
-		"unknown transform": {in: "transforms: [nope]\n", wantErr: "c.yaml: /transforms/0: value must be 'provenance'"},
+		"unknown transform": {in: "transforms: [nope]\n", wantErr: "c.yaml: /transforms/0: value must be one of 'provenance'"},
 		"bad chart":         {in: "provenance: {chart: dpps}\n", wantErr: "c.yaml: /provenance/chart: 'dpps' does not match pattern"},
 		"not yaml":          {in: "a: [\n", wantErr: "c.yaml: yaml: line 1"},
 	}
