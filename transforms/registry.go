@@ -11,9 +11,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/transforms/externals"
+	"github.com/ctao/dpps-deploy/transforms/guards"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
+	"github.com/ctao/dpps-deploy/transforms/secretrefs"
 )
 
 // Config is dpps-render's configuration file. Its JSON Schema is generated
@@ -28,6 +30,8 @@ type Config struct {
 	Catalog string `json:"catalog,omitempty"`
 	// Provenance configures the provenance transform.
 	Provenance provenance.Config `json:"provenance,omitempty"`
+	// Secretrefs configures the secretrefs transform.
+	Secretrefs secretrefs.Config `json:"secretrefs,omitempty"`
 	// Netpol configures the netpol transform.
 	Netpol netpol.Config `json:"netpol,omitempty"`
 	// Externals configures the externals transform.
@@ -49,6 +53,11 @@ var registry = []Registration{
 		New:     func(c *Config) kio.Filter { return provenance.New(c.Provenance) },
 	},
 	{
+		Name:    "secretrefs",
+		Summary: "replaces plaintext credentials by references to their Secrets; emits ExternalSecrets for that backend",
+		New:     func(c *Config) kio.Filter { return secretrefs.New(c.Secretrefs, c.Catalog) },
+	},
+	{
 		Name:    "netpol",
 		Summary: "appends NetworkPolicies generated from the interface catalog: default deny, DNS, interfaces, externals, inbound",
 		New:     func(c *Config) kio.Filter { return netpol.New(c.Netpol, c.Catalog) },
@@ -57,6 +66,12 @@ var registry = []Registration{
 		Name:    "externals",
 		Summary: "annotates users of external interfaces (direction, endpoint, protocol, port, auth); log labels and metrics scraping",
 		New:     func(c *Config) kio.Filter { return externals.New(c.Externals, c.Catalog) },
+	},
+	// guards stays last: it checks what every other transform produced.
+	{
+		Name:    "guards",
+		Summary: "fails on a credential in plain text outside a Secret, or a reference to an object nobody creates",
+		New:     func(c *Config) kio.Filter { return &guards.Filter{CatalogFile: c.Catalog} },
 	},
 }
 
