@@ -138,7 +138,7 @@ func BenchmarkStream(b *testing.B) {
 			if in.corpus != "" {
 				data = corpusFile(b, in.corpus)
 			} else {
-				data = benchdata.Stream(in.objects)
+				data = benchdata.StreamWithCatalog(in.objects) // with a catalog, so that netpol has work
 			}
 			objects := countObjects(data)
 			peak := in.objects == peakObjects

@@ -13,6 +13,7 @@ package benchdata
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -52,7 +53,10 @@ func app(i int) (name string, sub int) {
 	return subcharts[sub].name + "-" + strconv.Itoa(pair), sub
 }
 
-func deployment(b *bytes.Buffer, i int) {
+func deployment(b *bytes.Buffer, i int) { deploymentLabelled(b, i, "") }
+
+// deploymentLabelled writes Deployment i with extra lines of pod labels.
+func deploymentLabelled(b *bytes.Buffer, i int, podLabels string) {
 	name, s := app(i)
 	sc := subcharts[s]
 	fmt.Fprintf(b, `---
@@ -72,7 +76,7 @@ spec:
     metadata:
       labels:
         app: %[1]s
-    spec:
+%[7]s    spec:
       containers:
       - name: main
         image: dpps/%[4]s:%[3]s
@@ -91,7 +95,7 @@ spec:
         livenessProbe:
           tcpSocket:
             port: 8443
-`, name, sc.name, sc.version, sc.image, port(i), i%10)
+`, name, sc.name, sc.version, sc.image, port(i), i%10, podLabels)
 }
 
 func service(b *bytes.Buffer, i int) {
@@ -117,3 +121,69 @@ spec:
 
 // port is the container port of the workload of object i.
 func port(i int) int { return 8000 + (i/2)%1000 }
+
+// CatalogRelease is the release name of StreamWithCatalog.
+const CatalogRelease = "bench"
+
+// StreamWithCatalog is Stream(n) for the transforms that need the interface
+// catalog: every pod template also carries app.kubernetes.io/instance
+// (CatalogRelease) and app.kubernetes.io/component (its subchart's name),
+// and a catalog ConfigMap follows the n objects. The catalog has one
+// component per subchart and one interface per component (port 8080),
+// consumed by the next subchart's component, so that the netpol transform
+// selects every pod.
+func StreamWithCatalog(n int) []byte {
+	var b bytes.Buffer
+	b.Grow(n*560 + 8192)
+	for i := range n {
+		if i%2 == 0 {
+			_, s := app(i)
+			deploymentLabelled(&b, i, fmt.Sprintf("        app.kubernetes.io/instance: %s\n        app.kubernetes.io/component: %s\n", CatalogRelease, subcharts[s].name))
+		} else {
+			service(&b, i)
+		}
+	}
+	catalogConfigMap(&b)
+	return b.Bytes()
+}
+
+func catalogConfigMap(b *bytes.Buffer) {
+	type sel = map[string]string
+	components := map[string]any{}
+	interfaces := map[string]any{}
+	subs := map[string]any{}
+	for k, sc := range subcharts {
+		next := subcharts[(k+1)%len(subcharts)].name
+		components[sc.name] = map[string]any{
+			"description": sc.name, "subchart": sc.name, "workload": "Deployment", "name": CatalogRelease + "-" + sc.name,
+			"selector": sel{"app.kubernetes.io/instance": CatalogRelease, "app.kubernetes.io/component": sc.name},
+		}
+		subs[sc.name] = map[string]any{"description": sc.name, "toggle": sc.name + ".enabled", "components": []string{sc.name}}
+		interfaces[sc.name+"-api"] = map[string]any{
+			"description": sc.name + " API", "provider": sc.name, "service": CatalogRelease + "-" + sc.name,
+			"ports":     []any{map[string]any{"name": "http", "port": 8080, "protocol": "TCP"}},
+			"consumers": []string{next},
+		}
+	}
+	cat, err := json.Marshal(map[string]any{
+		"apiVersion": "dpps.ctao.org/v1alpha1", "kind": "InterfaceCatalog", "release": CatalogRelease,
+		"subcharts": subs, "components": components, "interfaces": interfaces,
+		"shared": map[string]any{}, "credentials": map[string]any{}, "externals": map[string]any{},
+	})
+	if err != nil {
+		panic(err)
+	}
+	quoted, _ := json.Marshal(string(cat))
+	fmt.Fprintf(b, `---
+# Source: dpps/templates/catalog.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %[1]s-dpps-catalog
+  labels:
+    dpps.ctao.org/catalog: "true"
+data:
+  catalog.json: %[2]s
+  site.json: '{"externals": {}, "secrets": {"backend": "chart"}}'
+`, CatalogRelease, quoted)
+}

@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/internal/benchdata"
 	"github.com/ctao/dpps-deploy/internal/testutil"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
@@ -495,5 +496,26 @@ func TestCorpus(t *testing.T) {
 			t.Logf("%d flows before, %d after", len(before), len(after))
 			_ = yaml.Node{}
 		})
+	}
+}
+
+// TestBenchStream: the benchmark's stream with a catalog gets its policies,
+// each selecting pods, and a second run changes nothing.
+func TestBenchStream(t *testing.T) {
+	in := string(benchdata.StreamWithCatalog(500))
+	out, err := run(t, netpol.Config{}, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := names(t, out)
+	if len(got) != 2+2*7 {
+		t.Errorf("%d policies, want 16: %v", len(got), got)
+	}
+	again, err := run(t, netpol.Config{}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != out {
+		t.Error("a second run changed the output")
 	}
 }
