@@ -12,7 +12,7 @@ EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build tools demo test check unit bench generate install plugin-install cue-vet lint-values clean FORCE
+.PHONY: all build tools demo test check unit e2e bench generate install plugin-install cue-vet lint-values clean FORCE
 
 all: build
 
@@ -49,7 +49,7 @@ demo: build $(HELM3)
 	@grep -E '^kind: ' out/$(EXAMPLE).yaml | sort | uniq -c | sort -rn
 
 # Every test. CI runs exactly this.
-test: check unit
+test: check unit e2e
 
 check: build cue-vet lint-values
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
@@ -59,6 +59,14 @@ check: build cue-vet lint-values
 
 unit: build tools
 	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
+
+# Real-cluster acceptance (docs/e2e.md): helm install, upgrade and uninstall
+# of the examples with Helm 3 and the Helm 4 plugin against etcd (Debian's
+# etcd-server, installed when missing), kube-apiserver and
+# kube-controller-manager (built once from tools/kube into .cache/kube/).
+# The tests are the e2e/ module's, outside the main module.
+e2e: build tools
+	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) GO=$(GO) scripts/e2e.sh
 
 # Benchmarks, each beside its baseline in the same run (transforms/bench_test.go),
 # then the ratios the speed targets are stated in (internal/benchreport), which
