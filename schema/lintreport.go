@@ -2,9 +2,10 @@ package schema
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
+
+	"github.com/ctao/dpps-deploy/internal/junit"
 )
 
 // LintFormats are the output formats of WriteLint.
@@ -46,40 +47,11 @@ func WriteLint(w io.Writer, format, chart string, files []string, problems []Pro
 	return fmt.Errorf("unknown output format %q; valid formats: text, json, junit", format)
 }
 
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
 func writeJUnit(w io.Writer, chart string, files []string, problems []Problem) error {
-	suite := junitSuite{Name: "dpps-schemagen lint " + chart}
+	var cases []junit.Case
 	if len(problems) == 0 {
 		for _, f := range files {
-			suite.Cases = append(suite.Cases, junitCase{Name: f + ": values valid", Classname: "values." + f, File: f})
+			cases = append(cases, junit.Case{Name: f + ": values valid", Classname: "values." + f, File: f})
 		}
 	}
 	for _, p := range problems {
@@ -87,26 +59,14 @@ func writeJUnit(w io.Writer, chart string, files []string, problems []Problem) e
 		if ptr == "" {
 			ptr = "/"
 		}
-		suite.Cases = append(suite.Cases, junitCase{
+		cases = append(cases, junit.Case{
 			Name:      fmt.Sprintf("%s:%d:%d %s", p.File, p.Line, p.Column, ptr),
 			Classname: "values." + p.File,
 			File:      p.File,
-			Failure:   &junitFailure{Message: ptr + ": " + p.Message, Type: keywordOr(p.Keyword), Text: p.String()},
+			Failure:   &junit.Failure{Message: ptr + ": " + p.Message, Type: keywordOr(p.Keyword), Text: p.String()},
 		})
-		suite.Failures++
 	}
-	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: "dpps-schemagen lint", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, "dpps-schemagen lint", "dpps-schemagen lint "+chart, cases)
 }
 
 func keywordOr(k string) string {

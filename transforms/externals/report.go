@@ -2,11 +2,12 @@ package externals
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ctao/dpps-deploy/internal/junit"
 )
 
 // CheckFormats are the output formats of WriteCheck.
@@ -63,38 +64,9 @@ func checkTable(w io.Writer, rep *Report) error {
 	return err
 }
 
-type junitFailure struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
 func checkJUnit(w io.Writer, rep *Report) error {
-	suite := junitSuite{Name: "dpps-render check " + rep.Profile}
-	fail := func(c *junitCase, fs []Finding) {
+	var cases []junit.Case
+	fail := func(c *junit.Case, fs []Finding) {
 		if len(fs) == 0 {
 			return
 		}
@@ -102,8 +74,7 @@ func checkJUnit(w io.Writer, rep *Report) error {
 		for _, f := range fs {
 			text = append(text, f.String())
 		}
-		c.Failure = &junitFailure{Message: fs[0].Message, Type: fs[0].Rule, Text: strings.Join(text, "\n")}
-		suite.Failures++
+		c.Failure = &junit.Failure{Message: fs[0].Message, Type: fs[0].Rule, Text: strings.Join(text, "\n")}
 	}
 	var loose []Finding
 	byIface := map[string][]Finding{}
@@ -117,27 +88,16 @@ func checkJUnit(w io.Writer, rep *Report) error {
 		}
 	}
 	for _, i := range rep.Interfaces {
-		c := junitCase{Name: "external " + i.Name, Classname: "externals." + i.Name, SystemOut: i.Endpoint}
+		c := junit.Case{Name: "external " + i.Name, Classname: "externals." + i.Name, SystemOut: i.Endpoint}
 		fail(&c, byIface[i.Name])
-		suite.Cases = append(suite.Cases, c)
+		cases = append(cases, c)
 	}
 	for _, f := range loose {
-		c := junitCase{Name: f.Rule + " " + f.Object, Classname: "externals." + f.Rule}
+		c := junit.Case{Name: f.Rule + " " + f.Object, Classname: "externals." + f.Rule}
 		fail(&c, []Finding{f})
-		suite.Cases = append(suite.Cases, c)
+		cases = append(cases, c)
 	}
-	suite.Tests = len(suite.Cases)
-	doc := junitSuites{Name: "dpps-render check", Tests: suite.Tests, Failures: suite.Failures, Suites: []junitSuite{suite}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, "dpps-render check", "dpps-render check "+rep.Profile, cases)
 }
 
 // WriteInventory writes workloads as "table" (a row per image, so that
