@@ -72,11 +72,19 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(runDir)
 
+	// Three tries: a free port found by freePorts can be taken by another
+	// process on this shared machine before etcd or the API server binds it.
 	start := time.Now()
-	c, err := startCluster(runDir, etcd, kubeBin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: starting the cluster:", err)
-		return 1
+	var c *cluster
+	for try := 1; ; try++ {
+		c, err = startCluster(runDir, etcd, kubeBin)
+		if err == nil {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "e2e: starting the cluster (try %d of 3): %v\n", try, err)
+		if try == 3 {
+			return 1
+		}
 	}
 	env.cluster = c
 	fmt.Printf("e2e: cluster up at %s in %s (etcd %s, kube-apiserver and kube-controller-manager from %s)\n",
