@@ -42,10 +42,16 @@ export DPPS_E2E_TMP
 cleanup() {
 	# The tests write one pid file per process they start and remove it once
 	# that process is stopped; anything left here outlived the test binary.
-	local f pid
+	local f pid name
 	while IFS= read -r f; do
 		pid=$(cat "$f")
-		echo "e2e: stopping leftover process $pid ($(basename "$f" .pid))" >&2
+		name=$(basename "$f" .pid)
+		# Only a process still running that binary: its pid may be reused.
+		case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
+		*/"$name") ;;
+		*) continue ;;
+		esac
+		echo "e2e: stopping leftover process $pid ($name)" >&2
 		kill -TERM "$pid" 2>/dev/null || true
 		sleep 1
 		kill -KILL "$pid" 2>/dev/null || true
