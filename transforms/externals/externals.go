@@ -14,6 +14,8 @@
 package externals
 
 import (
+	"fmt"
+
 	"slices"
 	"strings"
 
@@ -52,8 +54,9 @@ type Config struct {
 	// Metrics says how components that declare a metrics port are scraped:
 	// "annotations" (prometheus.io/scrape, port and path on the pod
 	// template), "podmonitor" (a monitoring.coreos.com/v1 PodMonitor per
-	// component) or "none".
-	Metrics string `json:"metrics,omitempty" jsonschema:"enum=annotations,enum=podmonitor,enum=none,default=annotations"`
+	// component) or "none". Unset, the site's global.observability.metrics
+	// decides (from the catalog ConfigMap), else "annotations".
+	Metrics string `json:"metrics,omitempty" jsonschema:"enum=annotations,enum=podmonitor,enum=none"`
 	// PartOf is the app.kubernetes.io/part-of label pod templates get when
 	// they carry none.
 	PartOf string `json:"partOf,omitempty" jsonschema:"default=dpps,minLength=1"`
@@ -79,13 +82,25 @@ var _ kio.Filter = (*Filter)(nil)
 // New returns the transform for cfg; catalogPath is the --catalog file, if
 // any.
 func New(cfg Config, catalogPath string) *Filter {
-	if cfg.Metrics == "" {
-		cfg.Metrics = MetricsAnnotations
-	}
 	if cfg.PartOf == "" {
 		cfg.PartOf = provenance.DefaultPartOf
 	}
 	return &Filter{Config: cfg, CatalogPath: catalogPath}
+}
+
+// metricsMode is the configured mode, else the site's, else annotations.
+func (f *Filter) metricsMode(info *release.Info) (string, error) {
+	mode := f.Metrics
+	if mode == "" {
+		mode = info.Site.Observability.Metrics
+	}
+	switch mode {
+	case "":
+		return MetricsAnnotations, nil
+	case MetricsAnnotations, MetricsPodMonitor, MetricsNone:
+		return mode, nil
+	}
+	return "", fmt.Errorf("unknown metrics mode %q (%s); valid: %s, %s, %s", mode, info.Origin, MetricsAnnotations, MetricsPodMonitor, MetricsNone)
 }
 
 // Changed is the number of input objects the last run modified.
@@ -102,6 +117,10 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	if info == nil {
 		return nodes, nil // a chart nobody here wrote: nothing to go by
 	}
+	mode, err := f.metricsMode(info)
+	if err != nil {
+		return nil, err
+	}
 	r := Resolve(info)
 	monitors := newMonitors()
 	for _, n := range nodes {
@@ -115,7 +134,7 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		changed := f.annotate(r, n, meta)
 		if comp, ok := r.Component(n); ok {
 			changed = f.podLabels(r, n, comp) || changed
-			switch f.Metrics {
+			switch mode {
 			case MetricsAnnotations:
 				changed = f.scrapeAnnotations(r, n, comp) || changed
 			case MetricsPodMonitor:

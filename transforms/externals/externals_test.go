@@ -192,6 +192,17 @@ func TestFilter(t *testing.T) {
 			not:     []string{"prometheus.io"},
 			changed: 1, objects: 3,
 		},
+		"podmonitor chosen by the site's values": {
+			site: `{"observability": {"metrics": "podmonitor"}}`, docs: []string{poller},
+			want:    []string{"kind: PodMonitor\nmetadata:\n  name: dpps-conveyor-poller\n"},
+			not:     []string{"prometheus.io"},
+			changed: 1, objects: 3,
+		},
+		"the config file wins over the site": {
+			cfg: Config{Metrics: MetricsNone}, site: `{"observability": {"metrics": "podmonitor"}}`, docs: []string{poller},
+			not:     []string{"prometheus.io", "PodMonitor"},
+			changed: 1,
+		},
 		"inbound: a LoadBalancer Service of the component": {
 			site: `{"externals": {"users": {"url": "https://rucio.site.example.org"}}}`, edit: inbound,
 			docs:    []string{loadBalancer},

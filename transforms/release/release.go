@@ -41,10 +41,18 @@ type Info struct {
 	Origin string
 }
 
-// Site is what the site set in global.externals and global.secrets.
+// Site is what the site set in global.externals, global.secrets and
+// global.observability.
 type Site struct {
-	Externals map[string]any `json:"externals"`
-	Secrets   Secrets        `json:"secrets"`
+	Externals     map[string]any `json:"externals"`
+	Secrets       Secrets        `json:"secrets"`
+	Observability Observability  `json:"observability"`
+}
+
+// Observability is global.observability.
+type Observability struct {
+	// Metrics is how metrics are scraped: annotations, podmonitor or none.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // Secrets says who creates the credential Secrets.
