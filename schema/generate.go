@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/rogpeppe/go-internal/diff"
 
@@ -49,7 +51,7 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 		return nil, err
 	}
 	outs = append(outs, Output{Path: ValuesSchemaFile, Data: vs})
-	for _, name := range sortedKeys(m.Catalog.Subcharts) {
+	for _, name := range slices.Sorted(maps.Keys(m.Catalog.Subcharts)) {
 		outs = append(outs, Output{Path: SubchartValuesFile(name), Data: SubchartValues(m.Catalog, name)})
 	}
 	cat := *m.Catalog

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/ctao/dpps-deploy/catalog"
@@ -39,7 +40,7 @@ func SubchartValues(c *catalog.Catalog, subchart string) []byte {
 	}
 
 	section("interfaces", "internal interfaces, by name", len(sel.Interfaces))
-	for _, name := range sortedKeys(sel.Interfaces) {
+	for _, name := range slices.Sorted(maps.Keys(sel.Interfaces)) {
 		i := sel.Interfaces[name]
 		fmt.Fprintf(&b, "  %s:\n", scalar(name))
 		fmt.Fprintf(&b, "    service: %s\n", quoted(i.Service))
@@ -53,35 +54,26 @@ func SubchartValues(c *catalog.Catalog, subchart string) []byte {
 		}
 		if len(i.Settings) > 0 {
 			b.WriteString("    settings:\n")
-			for _, k := range sortedKeys(i.Settings) {
+			for _, k := range slices.Sorted(maps.Keys(i.Settings)) {
 				fmt.Fprintf(&b, "      %s: %s\n", scalar(k), scalar(i.Settings[k]))
 			}
 		}
 	}
 	section("shared", "ConfigMaps/Secrets one subchart creates, others read", len(sel.Shared))
-	for _, name := range sortedKeys(sel.Shared) {
+	for _, name := range slices.Sorted(maps.Keys(sel.Shared)) {
 		s := sel.Shared[name]
 		fmt.Fprintf(&b, "  %s:\n", scalar(name))
 		fmt.Fprintf(&b, "    kind: %s\n", scalar(s.Kind))
 		fmt.Fprintf(&b, "    name: %s\n", quoted(s.Name))
 	}
 	section("credentials", "by reference only: never a value", len(sel.Credentials))
-	for _, name := range sortedKeys(sel.Credentials) {
+	for _, name := range slices.Sorted(maps.Keys(sel.Credentials)) {
 		cr := sel.Credentials[name]
 		fmt.Fprintf(&b, "  %s:\n", scalar(name))
 		fmt.Fprintf(&b, "    secretName: %s\n", quoted(cr.SecretName))
 		fmt.Fprintf(&b, "    key: %s\n", scalar(cr.Key))
 	}
 	return b.Bytes()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var plainRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._/-]*$`)

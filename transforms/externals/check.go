@@ -2,6 +2,8 @@ package externals
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -218,7 +220,7 @@ func malformed(i Interface) []string {
 	walk = func(path, k string, v any) {
 		switch x := v.(type) {
 		case map[string]any:
-			for _, kk := range sortedKeys(x) {
+			for _, kk := range slices.Sorted(maps.Keys(x)) {
 				walk(path+"."+kk, kk, x[kk])
 			}
 		case []any:
@@ -260,7 +262,7 @@ func declaredHosts(r *Release) map[string]bool {
 	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
-			for _, k := range sortedKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				walk(x[k])
 			}
 		case []any:

@@ -15,6 +15,7 @@ package externals
 
 import (
 	"fmt"
+	"maps"
 
 	"slices"
 	"strings"
@@ -245,7 +246,7 @@ func (f *Filter) podLabels(r *Release, n *yaml.RNode, comp string) bool {
 		want[InstanceLabel] = sel
 	}
 	changed := false
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if manifest.Field(labels, k) == nil {
 			changed = manifest.SetString(labels, k, want[k]) || changed
 		}

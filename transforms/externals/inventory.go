@@ -1,6 +1,8 @@
 package externals
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -116,7 +118,7 @@ func Inventory(nodes []*yaml.RNode, catalogPath, image string) ([]Workload, erro
 			}
 			if comp, ok := r.Component(n); ok {
 				w.Component = comp
-				for _, name := range sortedKeys(info.Catalog.Interfaces) {
+				for _, name := range slices.Sorted(maps.Keys(info.Catalog.Interfaces)) {
 					i := info.Catalog.Interfaces[name]
 					if ext, ok := r.Interface(info.Catalog.Components[i.Provider].FixtureFor); ok && ext.Status == StatusConfigured {
 						continue // the site's endpoint replaces this fixture's Service

@@ -3,7 +3,8 @@ package externals
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -78,7 +79,7 @@ type Release struct {
 // site's settings.
 func Resolve(info *release.Info) *Release {
 	r := &Release{Info: info}
-	for _, name := range sortedKeys(info.Catalog.Externals) {
+	for _, name := range slices.Sorted(maps.Keys(info.Catalog.Externals)) {
 		e := info.Catalog.Externals[name]
 		i := Interface{Name: name, External: e, Site: info.Site.Externals[name]}
 		switch {
@@ -113,7 +114,7 @@ func (r *Release) Interface(name string) (Interface, bool) {
 func (r *Release) Component(obj *yaml.RNode) (string, bool) {
 	kind, name := obj.GetKind(), obj.GetName()
 	instance := obj.GetLabels()[InstanceLabel]
-	for _, cn := range sortedKeys(r.Info.Catalog.Components) {
+	for _, cn := range slices.Sorted(maps.Keys(r.Info.Catalog.Components)) {
 		c := r.Info.Catalog.Components[cn]
 		if c.Workload != kind {
 			continue
@@ -182,7 +183,7 @@ func Endpoints(e catalog.External, v any) []string {
 			if host, ok := x["host"].(string); ok && host != "" {
 				out = append(out, hostEndpoint(e, x, host, top))
 			}
-			for _, k := range sortedKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				switch y := x[k].(type) {
 				case string:
 					if endpointKey(k) && y != "" {
@@ -203,7 +204,7 @@ func Endpoints(e catalog.External, v any) []string {
 	collect(v, true)
 	if len(out) == 0 {
 		if m, ok := v.(map[string]any); ok {
-			for _, k := range sortedKeys(m) {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
 				if l, ok := m[k].([]any); ok {
 					for _, s := range l {
 						if s, ok := s.(string); ok {
@@ -283,15 +284,6 @@ func number(v any) (int, bool) {
 		return int(i), err == nil
 	}
 	return 0, false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // describe names an object for messages.

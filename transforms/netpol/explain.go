@@ -2,6 +2,8 @@ package netpol
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,7 +195,7 @@ func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
 	}
 	label := func(w *Workload) string {
 		if info != nil {
-			for _, name := range sortedKeys(info.Catalog.Components) {
+			for _, name := range slices.Sorted(maps.Keys(info.Catalog.Components)) {
 				if matches(info.Catalog.Components[name].Selector, w.Labels) {
 					return name
 				}

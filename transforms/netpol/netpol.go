@@ -8,8 +8,10 @@ package netpol
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -320,7 +322,7 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 			g.workloads = append(g.workloads, w)
 		}
 	}
-	for _, name := range sortedKeys(c.Components) {
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
 		for _, w := range g.workloads {
 			if matches(c.Components[name].Selector, w.Labels) {
 				g.present[name] = append(g.present[name], w)
@@ -476,7 +478,7 @@ func (g *generator) interfacePorts(i catalog.Interface) []Port {
 // consumers to the provider.
 func (g *generator) interfaces() error {
 	c := g.info.Catalog
-	for _, name := range sortedKeys(c.Interfaces) {
+	for _, name := range slices.Sorted(maps.Keys(c.Interfaces)) {
 		i := c.Interfaces[name]
 		consumers := g.presentOnly(i.Consumers)
 		if len(g.present[i.Provider]) == 0 || len(consumers) == 0 {
@@ -600,7 +602,7 @@ const AnyAddress = "0.0.0.0/0"
 // from the site's CIDRs for inbound ones.
 func (g *generator) externals() error {
 	c := g.info.Catalog
-	for _, name := range sortedKeys(c.Externals) {
+	for _, name := range slices.Sorted(maps.Keys(c.Externals)) {
 		x := c.Externals[name]
 		ep, set, err := SiteEndpoint(g.info, name)
 		if err != nil {
@@ -739,7 +741,7 @@ func (g *generator) inbound(nodes []*yaml.RNode) {
 			}
 		}
 		walk(manifest.Field(n.YNode(), "spec"))
-		for _, s := range sortedKeys(backends) {
+		for _, s := range slices.Sorted(maps.Keys(backends)) {
 			if svc, ok := services[s]; ok {
 				g.serviceIngress("ingress", n.GetName()+"-"+s, svc, backends[s], []Peer{peer})
 			}
@@ -870,7 +872,7 @@ func (s Selector) Matches(labels map[string]string) bool {
 // String writes the selector as kubectl's -l syntax; {} selects everything.
 func (s Selector) String() string {
 	var parts []string
-	for _, k := range sortedKeys(s.MatchLabels) {
+	for _, k := range slices.Sorted(maps.Keys(s.MatchLabels)) {
 		parts = append(parts, k+"="+s.MatchLabels[k])
 	}
 	for _, r := range s.MatchExpressions {
@@ -887,13 +889,4 @@ func (s Selector) String() string {
 		return "{}"
 	}
 	return strings.Join(parts, ",")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
