@@ -6,7 +6,9 @@ package credentials
 
 import (
 	"encoding/base64"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -50,11 +52,7 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 			secrets[n.GetName()] = SecretData(n)
 		}
 	}
-	names := make([]string, 0, len(cat.Credentials))
-	for name := range cat.Credentials {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(cat.Credentials))
 	set := make(Set, 0, len(names))
 	for _, name := range names {
 		decl := cat.Credentials[name]

@@ -19,6 +19,8 @@ package secretrefs
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -222,7 +224,10 @@ func (r *rewrite) findDuplicates(nodes []*yaml.RNode, info *release.Info) {
 		canonical[c.SecretName] = true
 	}
 	for _, n := range nodes {
-		if n.GetKind() != "Secret" || canonical[n.GetName()] || r.converted[n.GetName()] {
+		// A converted ConfigMap is a Secret now, and a candidate too: left
+		// in place, the next run would remove it, and rendering the output
+		// again would change it.
+		if n.GetKind() != "Secret" || canonical[n.GetName()] {
 			continue
 		}
 		data := credentials.SecretData(n)
@@ -326,11 +331,7 @@ func (r *rewrite) repointSecretSource(src *yaml.Node, nameKey string) bool {
 	if items == nil || items.Kind != yaml.SequenceNode {
 		// Every key was mounted as a file named after it: list them.
 		items = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		oldKeys := make([]string, 0, len(moved))
-		for k := range moved {
-			oldKeys = append(oldKeys, k)
-		}
-		sort.Strings(oldKeys)
+		oldKeys := slices.Sorted(maps.Keys(moved))
 		for _, k := range oldKeys {
 			item := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 			manifest.SetString(item, "key", k)
@@ -422,11 +423,7 @@ func (r *rewrite) container(obj *yaml.RNode, c *yaml.Node, path string) (bool, e
 // envFromMoved lists env entries for every key a removed Secret held.
 func (r *rewrite) envFromMoved(secret, prefix string) []*yaml.Node {
 	moved := r.moved[secret]
-	keys := make([]string, 0, len(moved))
-	for k := range moved {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(moved))
 	out := make([]*yaml.Node, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, secretEnv(prefix+k, moved[k].name, moved[k].key))
@@ -489,6 +486,7 @@ func (r *rewrite) valueFrom(vf *yaml.Node) bool {
 	if ref := manifest.Field(vf, "configMapKeyRef"); ref != nil {
 		if name := manifest.Field(ref, "name"); name != nil && r.converted[name.Value] {
 			renameKey(vf, "configMapKeyRef", "secretKeyRef")
+			r.valueFrom(vf) // repointed too when the converted Secret is removed
 			return true
 		}
 	}
@@ -585,11 +583,7 @@ func referencedSecrets(nodes []*yaml.RNode) map[string]bool {
 func generatedSecret(name string, data map[string]string) *yaml.RNode {
 	s := yaml.MustParse("apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\ntype: Opaque\n")
 	setGeneratedLabel(s)
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(data))
 	d := manifest.EnsureMap(s.YNode(), "data")
 	for _, k := range keys {
 		manifest.SetString(d, k, base64.StdEncoding.EncodeToString([]byte(data[k])))
