@@ -37,6 +37,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
 		return exitUsage
 	}
+	// A ResourceList on stdin: dpps-render runs as a KRM function (function.go).
+	stdin, code, isFunction := asFunction(opts, stdin, stdout, stderr)
+	if isFunction {
+		return code
+	}
 	cfg, err := loadConfig(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)

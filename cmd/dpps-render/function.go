@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ctao/dpps-deploy/schema"
+	"github.com/ctao/dpps-deploy/transforms"
+	"github.com/ctao/dpps-deploy/transforms/krm"
+)
+
+// asFunction reads stdin and, when it is a KRM ResourceList (dpps-render
+// invoked as a kustomize or kpt exec function), runs the function and
+// returns its exit code with ok true. Otherwise it returns a reader that
+// replays stdin for the post-renderer path.
+func asFunction(opts options, stdin io.Reader, stdout, stderr io.Writer) (replay io.Reader, code int, ok bool) {
+	data, err := io.ReadAll(stdin)
+	if err != nil {
+		return io.MultiReader(bytes.NewReader(data), errReader{err}), 0, false
+	}
+	if !krm.IsResourceList(data) {
+		return bytes.NewReader(data), 0, false
+	}
+	return nil, runFunction(opts, data, stdout, stderr), true
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// runFunction is dpps-render as a KRM function: the functionConfig is the
+// config file (flags given in the function's exec args override it, as they
+// override --config).
+func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
+	in, err := krm.Read(data)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
+		return exitFailed
+	}
+	if opts.configFile != "" && in.FunctionConfig != nil {
+		fmt.Fprintf(stderr, "dpps-render: both --config and a functionConfig given; use one\n")
+		return exitUsage
+	}
+	var cfg *transforms.Config
+	if opts.configFile != "" {
+		cfg, err = loadConfig(opts)
+	} else if cfg, err = krm.Config(in.FunctionConfig, schema.LoadRenderConfig); err == nil {
+		cfg = overrideConfig(cfg, opts)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
+		return exitUsage
+	}
+	steps, err := transforms.Steps(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
+		return exitUsage
+	}
+	stats, err := krm.Run(in, stdout, steps)
+	report := stats.Summary()
+	if err != nil {
+		report = fmt.Sprintf("dpps-render: %v\n", err)
+		fmt.Fprint(stderr, report)
+	}
+	if opts.reportFile != "" {
+		if werr := os.WriteFile(opts.reportFile, []byte(report), 0o644); werr != nil {
+			fmt.Fprintf(stderr, "dpps-render: writing report: %v\n", werr)
+			return exitFailed
+		}
+	}
+	if err != nil {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// overrideConfig applies the flags to cfg, as loadConfig does to a config file.
+func overrideConfig(cfg *transforms.Config, opts options) *transforms.Config {
+	if opts.transforms != nil {
+		cfg.Transforms = opts.transforms
+	}
+	if opts.catalog != "" {
+		cfg.Catalog = opts.catalog
+	}
+	if opts.partOf != "" {
+		cfg.Provenance.PartOf = opts.partOf
+	}
+	if opts.chart != "" {
+		cfg.Provenance.Chart = opts.chart
+	}
+	return cfg
+}
