@@ -23,6 +23,8 @@ var commands = map[string]command{
 	"inventory":  {summary: "list every workload with its images, subchart, chart version and interfaces", run: inventory},
 	"transforms": {summary: "list the transforms, in the order they run", run: noArgs("transforms", listTransforms)},
 	"version":    {summary: "print the version", run: noArgs("version", printVersion)},
+	// A long name: its own alignment block, so adding it realigns nothing.
+	"upgrade-check": {summary: "compare the renders of a running release and a candidate: refused changes, data loss, broken consumers, what changed", run: upgradeCheck},
 }
 
 func commandNames() []string {

@@ -1,0 +1,231 @@
+package upgrade
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
+)
+
+func nodes(t *testing.T, s string) []*yaml.RNode {
+	t.Helper()
+	ns, err := (&pipeline.Reader{Input: strings.NewReader(s)}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// catalogCM is a catalog ConfigMap with one interface (db, Service svcName
+// port port), one shared ConfigMap (cfg named cfgName), one credential
+// (Secret credSecret, key password), consumer "app".
+func catalogCM(svcName string, port int, cfgName, credSecret string) string {
+	cat := map[string]any{
+		"apiVersion": "dpps.ctao.org/v1alpha1", "kind": "InterfaceCatalog", "release": "r",
+		"subcharts": map[string]any{"s": map[string]any{"description": "s", "toggle": "s.enabled", "components": []string{"app", "db"}}},
+		"components": map[string]any{
+			"app": map[string]any{"description": "a", "subchart": "s", "workload": "Deployment", "name": "r-app", "selector": map[string]string{"app.kubernetes.io/instance": "r", "app.kubernetes.io/component": "app"}},
+			"db":  map[string]any{"description": "d", "subchart": "s", "workload": "StatefulSet", "name": "r-db", "selector": map[string]string{"app.kubernetes.io/instance": "r", "app.kubernetes.io/component": "db"}},
+		},
+		"interfaces": map[string]any{"db": map[string]any{"description": "d", "provider": "db", "service": svcName,
+			"ports": []any{map[string]any{"name": "sql", "port": port, "protocol": "TCP"}}, "consumers": []string{"app"}}},
+		"shared":      map[string]any{"cfg": map[string]any{"description": "c", "kind": "ConfigMap", "name": cfgName, "owner": "db", "consumers": []string{"app"}, "keys": []string{"k"}}},
+		"credentials": map[string]any{"db-password": map[string]any{"description": "p", "secretName": credSecret, "key": "password", "owner": "db", "consumers": []string{"app"}}},
+		"externals":   map[string]any{},
+	}
+	b, _ := json.Marshal(cat)
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r-dpps-catalog\n  labels: {dpps.ctao.org/catalog: \"true\"}\ndata:\n  catalog.json: '" + string(b) + "'\n"
+}
+
+func app(env, cfg string) string {
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r-app}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/component: app}}
+  template:
+    metadata: {labels: {app.kubernetes.io/component: app}}
+    spec:
+      containers:
+        - name: app
+          image: app:1
+          env:
+` + env + `
+      volumes:
+        - name: cfg
+          configMap: {name: ` + cfg + `}
+`
+}
+
+func doc(parts ...string) string { return strings.Join(parts, "\n---\n") }
+
+func TestCompare(t *testing.T) {
+	deploy := func(sel string) string {
+		return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n  selector: {matchLabels: {c: " + sel + "}}\n  template: {metadata: {labels: {c: " + sel + "}}}\n"
+	}
+	sts := func(svc, size, class, retain string) string {
+		return `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, labels: {app.kubernetes.io/component: db}}
+spec:
+  serviceName: ` + svc + `
+  selector: {matchLabels: {c: db}}
+  persistentVolumeClaimRetentionPolicy: {whenDeleted: ` + retain + `}
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {storageClassName: ` + class + `, resources: {requests: {storage: ` + size + `}}}
+`
+	}
+	job := func(image string) string {
+		return "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: " + image + "}]\n"
+	}
+	svc := func(ip, typ string) string {
+		s := "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 80}]\n"
+		if ip != "" {
+			s += "  clusterIP: " + ip + "\n"
+		}
+		if typ != "" {
+			s += "  type: " + typ + "\n"
+		}
+		return s
+	}
+	pvc := func(name, class, mode, size, ann string) string {
+		return "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: " + name + "\n  annotations: {" + ann + "}\nspec:\n  storageClassName: " + class +
+			"\n  accessModes: [" + mode + "]\n  resources: {requests: {storage: " + size + "}}\n"
+	}
+	cm := func(immutable bool, v string) string {
+		s := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: " + v + "}\n"
+		if immutable {
+			s += "immutable: true\n"
+		}
+		return s
+	}
+	secret := func(name, ann string, keys ...string) string {
+		s := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + name + "\n  annotations: {" + ann + "}\nstringData:\n"
+		for _, k := range keys {
+			s += "  " + k + ": s3cr3t-" + k + "\n"
+		}
+		return s
+	}
+	keepAnn := "helm.sh/resource-policy: keep"
+	cat := catalogCM("r-db", 5432, "r-cfg", "r-db-secret")
+	dbEnv := "            - {name: DB_HOST, value: r-db}\n            - {name: DB_PORT, value: \"5432\"}"
+	for _, tc := range []struct {
+		name     string
+		old, new string
+		want     []string // "category rule object"
+	}{
+		{"unchanged", deploy("a"), deploy("a"), nil},
+		{"selector", deploy("a"), deploy("b"), []string{"refused selector Deployment w"}},
+		{"sts serviceName", sts("hl", "1Gi", "std", "Retain"), sts("hl2", "1Gi", "std", "Retain"), []string{"refused serviceName StatefulSet db"}},
+		{"sts volumeClaimTemplates", sts("hl", "1Gi", "std", "Retain"), sts("hl", "2Gi", "std", "Retain"), []string{"refused volumeClaimTemplates StatefulSet db"}},
+		{"sts retention", sts("hl", "1Gi", "std", "Retain"), sts("hl", "1Gi", "std", "Delete"), []string{"data-loss pvc-retention StatefulSet db"}},
+		{"sts removed", sts("hl", "1Gi", "std", "Retain"), deploy("a"), []string{"data-loss statefulset-removed StatefulSet db"}},
+		{"sts renamed", sts("hl", "1Gi", "std", "Retain"), strings.Replace(sts("hl", "1Gi", "std", "Retain"), "name: db,", "name: db2,", 1), []string{"data-loss statefulset-removed StatefulSet db"}},
+		{"job template", job("a:1"), job("a:2"), []string{"refused job-template Job j"}},
+		{"job renamed", job("a:1"), strings.Replace(job("a:2"), "name: j}", "name: j-2}", 1), nil},
+		{"service clusterIP", svc("10.0.0.1", ""), svc("10.0.0.2", ""), []string{"refused service-clusterIP Service s"}},
+		{"service to headless", svc("", ""), svc("None", ""), []string{"refused service-headless Service s"}},
+		{"service type ok", svc("", ""), svc("", "NodePort"), nil},
+		{"headless to LoadBalancer", svc("None", ""), svc("None", "LoadBalancer"), []string{"refused service-type Service s"}},
+		{"pvc class and mode", pvc("p", "a", "ReadWriteOnce", "1Gi", keepAnn), pvc("p", "b", "ReadWriteMany", "1Gi", keepAnn),
+			[]string{"refused pvc-accessModes PersistentVolumeClaim p", "refused pvc-storageClassName PersistentVolumeClaim p"}},
+		{"pvc grows", pvc("p", "a", "ReadWriteOnce", "1Gi", ""), pvc("p", "a", "ReadWriteOnce", "2Gi", ""), nil},
+		{"pvc shrinks", pvc("p", "a", "ReadWriteOnce", "2Gi", ""), pvc("p", "a", "ReadWriteOnce", "1500Mi", ""), []string{"refused pvc-shrink PersistentVolumeClaim p"}},
+		{"pvc removed", pvc("p", "a", "ReadWriteOnce", "1Gi", ""), deploy("a"), []string{"data-loss pvc-removed PersistentVolumeClaim p"}},
+		{"kept pvc removed", pvc("p", "a", "ReadWriteOnce", "1Gi", keepAnn), deploy("a"), nil},
+		{"keep dropped", pvc("p", "a", "ReadWriteOnce", "1Gi", keepAnn), pvc("p", "a", "ReadWriteOnce", "1Gi", ""), []string{"data-loss keep-policy PersistentVolumeClaim p"}},
+		{"immutable configmap", cm(true, "a"), cm(true, "b"), []string{"refused immutable-object ConfigMap cm"}},
+		{"immutable to mutable", cm(true, "a"), cm(false, "a"), []string{"refused immutable-object ConfigMap cm"}},
+		{"mutable configmap", cm(false, "a"), cm(false, "b"), nil},
+		{"credential key removed",
+			doc(cat, secret("r-db-secret", keepAnn, "password", "user")), doc(cat, secret("r-db-secret", keepAnn, "user")),
+			[]string{"data-loss credential-key-removed Secret r-db-secret"}},
+		{"credential secret removed",
+			doc(cat, secret("r-db-secret", "", "password")), doc(cat),
+			[]string{"data-loss credential-removed Secret r-db-secret"}},
+		{"credential secret renamed",
+			doc(cat, secret("r-db-secret", keepAnn, "password")), doc(catalogCM("r-db", 5432, "r-cfg", "r-db-creds"), secret("r-db-creds", keepAnn, "password")),
+			[]string{"data-loss credential-renamed Secret r-db-secret"}},
+		{"interface renamed, consumer follows",
+			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-postgres", 5432, "r-cfg", "r-db-secret"), app(strings.Replace(dbEnv, "r-db", "r-postgres", 1), "r-cfg")), nil},
+		{"interface renamed, consumer stays",
+			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-postgres", 5432, "r-cfg", "r-db-secret"), app(dbEnv, "r-cfg")),
+			[]string{"consumer-break interface-renamed Deployment r-app"}},
+		{"interface port changed, consumer stays",
+			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-db", 5433, "r-cfg", "r-db-secret"), app(dbEnv, "r-cfg")),
+			[]string{"consumer-break interface-port-changed Deployment r-app"}},
+		{"shared renamed, consumer stays",
+			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-db", 5432, "r-config", "r-db-secret"), app(dbEnv, "r-cfg")),
+			[]string{"consumer-break shared-renamed Deployment r-app"}},
+		{"shared renamed, consumer follows",
+			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-db", 5432, "r-config", "r-db-secret"), app(dbEnv, "r-config")), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Compare(nodes(t, tc.old), nodes(t, tc.new), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range rep.Findings {
+				got = append(got, string(f.Category)+" "+f.Rule+" "+f.Object)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("findings:\n got %q\nwant %q\n%+v", got, tc.want, rep.Findings)
+			}
+			if rep.OK != (len(tc.want) == 0) {
+				t.Errorf("OK = %v", rep.OK)
+			}
+		})
+	}
+}
+
+// TestSecretValuesHidden: no value of a Secret or of a credential-like env
+// variable appears in any output format.
+func TestSecretValuesHidden(t *testing.T) {
+	old := doc("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: old-s3cr3t, gone: gone-s3cr3t}\ndata: {b: b2xkLXMzY3IzdA==}\n",
+		app("            - {name: DB_PASSWORD, value: env-old-s3cr3t}", "c"))
+	new := doc("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: new-s3cr3t, added: added-s3cr3t}\ndata: {b: bmV3LXMzY3IzdA==}\n",
+		app("            - {name: DB_PASSWORD, value: env-new-s3cr3t}", "c"))
+	rep, err := Compare(nodes(t, old), nodes(t, new), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range Formats {
+		var buf bytes.Buffer
+		if err := Write(&buf, format, rep); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		for _, s := range []string{"s3cr3t", "bmV3", "b2xk"} {
+			if strings.Contains(out, s) {
+				t.Errorf("%s output shows a secret value (%s):\n%s", format, s, out)
+			}
+		}
+		if format == "table" {
+			for _, want := range []string{"~ stringData.password: changed (value hidden)", "- stringData.gone (value hidden)", "+ stringData.added (value hidden)",
+				"~ spec.template.spec.containers[app].env[DB_PASSWORD].value: changed (value hidden)"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("table lacks %q:\n%s", want, out)
+				}
+			}
+		}
+	}
+}
+
+func TestHostIn(t *testing.T) {
+	for s, want := range map[string]bool{
+		"r-db": true, "r-db:5432": true, "postgresql://u@r-db.ns.svc:5432/x": true,
+		"r-db-0": false, "xr-db": false, "r-dbx": false, "": false, "r-d": false,
+	} {
+		if got := hostIn(s, "r-db"); got != want {
+			t.Errorf("hostIn(%q) = %v", s, got)
+		}
+	}
+}
