@@ -85,6 +85,17 @@ func (c *comparison) hidden(o *object, path string) bool {
 	return false
 }
 
+// holdsCredential reports whether a leaf holds a declared credential's
+// value, whole or embedded (a DSN in a config file).
+func (c *comparison) holdsCredential(l leaf) bool {
+	s, ok := l.v.(string)
+	if !ok {
+		return false
+	}
+	_, _, found := c.creds.Match(s)
+	return found
+}
+
 // diff lists the changed fields of an object in both streams, sorted by path.
 func (c *comparison) diff(o, n *object) []Field {
 	om, nm := map[string]leaf{}, map[string]leaf{}
@@ -93,7 +104,7 @@ func (c *comparison) diff(o, n *object) []Field {
 	var out []Field
 	for p, ov := range om {
 		nv, ok := nm[p]
-		hide := c.hidden(o, p)
+		hide := c.hidden(o, p) || c.holdsCredential(ov) || (ok && c.holdsCredential(nv))
 		switch {
 		case !ok:
 			out = append(out, Field{Op: Removed, Path: p, Old: value(ov, hide)})
@@ -107,7 +118,7 @@ func (c *comparison) diff(o, n *object) []Field {
 	}
 	for p, nv := range nm {
 		if _, ok := om[p]; !ok {
-			out = append(out, Field{Op: Added, Path: p, New: value(nv, c.hidden(n, p))})
+			out = append(out, Field{Op: Added, Path: p, New: value(nv, c.hidden(n, p) || c.holdsCredential(nv))})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })

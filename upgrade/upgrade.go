@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
@@ -122,10 +123,11 @@ type stream struct {
 	list  []*object
 	byKey map[string]*object
 	info  *release.Info
+	nodes []*yaml.RNode
 }
 
 func load(nodes []*yaml.RNode, which string) (*stream, error) {
-	s := &stream{byKey: map[string]*object{}}
+	s := &stream{byKey: map[string]*object{}, nodes: nodes}
 	for _, n := range nodes {
 		m, err := n.Map()
 		if err != nil {
@@ -176,6 +178,15 @@ func Compare(oldNodes, newNodes []*yaml.RNode, catalogPath string) (*Report, err
 		}
 	}
 	c := &comparison{old: olds, new: news, rep: &Report{Old: len(olds.list), New: len(news.list)}}
+	for _, s := range []*stream{olds, news} {
+		if cat := s.catalog(); cat != nil {
+			found, err := credentials.Find(s.nodes, cat)
+			if err != nil {
+				return nil, err
+			}
+			c.creds = append(c.creds, found...)
+		}
+	}
 	if news.info != nil {
 		c.rep.Catalog = news.info.Origin
 	}
@@ -199,6 +210,9 @@ type comparison struct {
 	credKeys map[string]map[string]bool
 	// renamed are credential Secrets already reported by credentials.
 	renamed map[string]bool
+	// creds are the declared credentials with the values found in either
+	// stream: a field holding one is never shown.
+	creds credentials.Set
 }
 
 func (c *comparison) add(cat Category, rule string, o *object, path, format string, args ...any) {

@@ -229,3 +229,33 @@ func TestHostIn(t *testing.T) {
 		}
 	}
 }
+
+// A declared credential embedded in a ConfigMap (a DSN in a config file) is
+// never shown, whatever the key is called.
+func TestEmbeddedCredentialHidden(t *testing.T) {
+	secret := func(pw string) string {
+		return "apiVersion: v1\nkind: Secret\nmetadata: {name: r-db}\nstringData: {password: " + pw + "}\n"
+	}
+	cm := func(pw, extra string) string {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  dsn: postgresql://rucio:" + pw + "@db/rucio" + extra + "\n"
+	}
+	cat := catalogCM("r-db", 5432, "c", "r-db")
+	old := doc(cat, secret("first-s3cr3t-pw"), cm("first-s3cr3t-pw", ""))
+	new := doc(cat, secret("first-s3cr3t-pw"), cm("first-s3cr3t-pw", "?sslmode=require"))
+	rep, err := Compare(nodes(t, old), nodes(t, new), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range Formats {
+		var buf bytes.Buffer
+		if err := Write(&buf, format, rep); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(buf.String(), "s3cr3t") {
+			t.Errorf("%s output shows the credential:\n%s", format, buf.String())
+		}
+		if format == "table" && !strings.Contains(buf.String(), "~ data.dsn: changed (value hidden)") {
+			t.Errorf("table lacks the hidden change:\n%s", buf.String())
+		}
+	}
+}
