@@ -12,7 +12,7 @@ EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build tools demo test check unit e2e bench generate install plugin-install cue-vet lint-values clean FORCE
+.PHONY: all build tools demo test check unit fuzz e2e bench generate install plugin-install cue-vet lint-values clean FORCE
 
 all: build
 
@@ -49,7 +49,26 @@ demo: build $(HELM3)
 	@grep -E '^kind: ' out/$(EXAMPLE).yaml | sort | uniq -c | sort -rn
 
 # Every test. CI runs exactly this.
-test: check unit e2e
+test: check unit fuzz e2e
+
+# Fuzz targets with invariants (transforms/fuzz_test.go, the stream reader,
+# lint's positions), each for FUZZTIME; `go test` allows one -fuzz target
+# per package and invocation. FUZZTIME=5m make fuzz runs them longer. A
+# failing input lands in the package's testdata/fuzz/ and is then replayed
+# by every plain `go test`. Minimisation is capped: minimising a large
+# input otherwise stalls the short CI runs.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./transforms/pipeline:FuzzReadWrite \
+	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
+	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzAllTransforms \
+	./schema:FuzzLintPositions
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
+	done
 
 check: build cue-vet lint-values
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

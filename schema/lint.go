@@ -136,6 +136,13 @@ func parseValues(name string, data []byte) (*source, map[string]any, *Problem) {
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
+		// The parser reports an unexpected end on the line after the last
+		// one; point at the last line of the file instead.
+		last := bytes.Count(data, []byte("\n"))
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			last++
+		}
+		line = max(min(line, last), 1)
 		return nil, nil, &Problem{File: name, Line: line, Column: 1, Message: "not a YAML mapping of values: " + err.Error()}
 	}
 	var doc yamlv3.Node

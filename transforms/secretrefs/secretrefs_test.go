@@ -382,3 +382,45 @@ binaryData:
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestConvertedConfigMapStable is the regression test for what
+// transforms.FuzzSecretrefs found: a ConfigMap holding nothing but copies of
+// declared credentials became a Secret, which the next run removed as a
+// duplicate, so rendering the output again changed it. Now the first run
+// removes it and repoints its users, and a second run changes nothing.
+func TestConvertedConfigMapStable(t *testing.T) {
+	in := credsSecret + `---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+data:
+  TOKEN: ` + apiToken + `
+---
+` + deployment(`      - name: web
+        image: web:1
+        env:
+        - name: TOKEN
+          valueFrom:
+            configMapKeyRef: {name: web-config, key: TOKEN}
+        envFrom:
+        - configMapRef: {name: web-config}
+`, `      volumes:
+      - name: c
+        configMap: {name: web-config}
+`)
+	first, err := run(t, New(Config{}, catalogFile(t)), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(first, "web-config") {
+		t.Errorf("web-config, a copy of the declared credential, is still there:\n%s", first)
+	}
+	second, err := run(t, New(Config{}, catalogFile(t)), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != first {
+		t.Errorf("a second run changed the output:\n%s\n---- vs ----\n%s", first, second)
+	}
+}
