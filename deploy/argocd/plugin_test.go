@@ -17,26 +17,28 @@ import (
 )
 
 type plugin struct {
-	Kind string
-	Spec struct {
+	Kind     string
+	Metadata struct{ Name string }
+	Spec     struct {
+		Version  string
 		Generate struct {
 			Command []string
 			Args    []string
 		}
+		Parameters struct {
+			Static []struct {
+				Name           string
+				CollectionType string
+				Required       bool
+			}
+		}
 	}
 }
 
-// Generate runs the plugin's generate command as Argo CD's sidecar does:
-// the working directory is the app's source path (the repository root),
-// ARGOCD_APP_NAME, ARGOCD_APP_NAMESPACE and one PARAM_VALUES_<i> per values
-// file are in the environment, and helm and dpps-render are found on PATH
-// only (a directory holding the two, as in the sidecar image).
-func Generate(t *testing.T, values ...string) ([]byte, error) {
+// loadPlugin reads deploy/argocd/plugin.yaml.
+func loadPlugin(t *testing.T) plugin {
 	t.Helper()
-	root := testutil.RepoRoot(t)
-	helm := testutil.Tool(t, "DPPS_HELM3")
-	render := filepath.Join(testutil.Tool(t, "DPPS_BIN"), "dpps-render")
-	data, err := os.ReadFile(filepath.Join(root, "deploy/argocd/plugin.yaml"))
+	data, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "deploy/argocd/plugin.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +49,27 @@ func Generate(t *testing.T, values ...string) ([]byte, error) {
 	if p.Kind != "ConfigManagementPlugin" || len(p.Spec.Generate.Command) == 0 {
 		t.Fatalf("plugin.yaml: kind %q, generate %v", p.Kind, p.Spec.Generate.Command)
 	}
+	return p
+}
+
+// Generate runs the plugin's generate command as Argo CD's sidecar does:
+// the working directory is the app's source path (the repository root),
+// ARGOCD_APP_NAME, ARGOCD_APP_NAMESPACE and one PARAM_VALUES_<i> per values
+// file are in the environment, and helm and dpps-render are found on PATH
+// only (a directory holding the two, as in the sidecar image).
+func Generate(t *testing.T, values ...string) ([]byte, error) {
+	t.Helper()
+	return GenerateApp(t, "dpps", nil, values...)
+}
+
+// GenerateApp is Generate for the Application app with the plugin's
+// string parameters params (PARAM_<NAME>, as Argo CD sets them).
+func GenerateApp(t *testing.T, app string, params map[string]string, values ...string) ([]byte, error) {
+	t.Helper()
+	root := testutil.RepoRoot(t)
+	helm := testutil.Tool(t, "DPPS_HELM3")
+	render := filepath.Join(testutil.Tool(t, "DPPS_BIN"), "dpps-render")
+	p := loadPlugin(t)
 	bin := t.TempDir()
 	for name, target := range map[string]string{"helm": helm, "dpps-render": render} {
 		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
@@ -59,7 +82,7 @@ func Generate(t *testing.T, values ...string) ([]byte, error) {
 	cmd.Env = []string{
 		"PATH=" + bin + ":/usr/bin:/bin",
 		"HOME=" + t.TempDir(),
-		"ARGOCD_APP_NAME=dpps",
+		"ARGOCD_APP_NAME=" + app,
 		"ARGOCD_APP_NAMESPACE=dpps",
 		"ARGOCD_APP_SOURCE_PATH=.",
 		"ARGOCD_APP_SOURCE_REPO_URL=https://gitlab.cta-observatory.org/cta-computing/dpps/dpps-deploy.git",
@@ -67,6 +90,9 @@ func Generate(t *testing.T, values ...string) ([]byte, error) {
 	}
 	for i, v := range values {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("PARAM_VALUES_%d=%s", i, v))
+	}
+	for k, v := range params {
+		cmd.Env = append(cmd.Env, "PARAM_"+strings.ToUpper(k)+"="+v)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
