@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -327,6 +328,20 @@ func checkCommon(t *testing.T, objs []object) {
 	}
 }
 
+// namedFor: a workload is named <release>-<component>; a Job may carry a
+// version after it (<release>-<component>-<version>: a new Job per upgrade,
+// since a Job's pod template is immutable).
+var versionSuffix = regexp.MustCompile(`^v?[0-9][a-z0-9-]*$`)
+
+func namedFor(o object, comp string) bool {
+	name := release + "-" + comp
+	if o.name == name {
+		return true
+	}
+	v, ok := strings.CutPrefix(o.name, name+"-")
+	return ok && o.kind == "Job" && versionSuffix.MatchString(v)
+}
+
 func checkWorkload(t *testing.T, o object) {
 	t.Helper()
 	pl := podLabels(o)
@@ -335,8 +350,8 @@ func checkWorkload(t *testing.T, o object) {
 		t.Errorf("%s: pods lack %s=%s or %s", o, labelInstance, release, labelComponent)
 		return
 	}
-	if want := release + "-" + comp; o.name != want {
-		t.Errorf("%s: a workload of component %s must be named %s", o, comp, want)
+	if !namedFor(o, comp) {
+		t.Errorf("%s: a workload of component %s must be named %s-%s (a Job: or %s-%s-<version>)", o, comp, release, comp, release, comp)
 	}
 	spec := dig(podTemplate(o), "spec")
 	long := o.kind != "Job"
@@ -375,7 +390,7 @@ func checkWorkloads(t *testing.T, objs []object, cat catalog) {
 	has := func(kind, comp string) bool {
 		for _, o := range objs {
 			pl := podLabels(o)
-			if o.kind == kind && o.name == release+"-"+comp && pl[labelComponent] == comp && pl[labelInstance] == release {
+			if o.kind == kind && namedFor(o, comp) && pl[labelComponent] == comp && pl[labelInstance] == release {
 				return true
 			}
 		}

@@ -55,6 +55,19 @@ func find(t *testing.T, nodes []*yaml.RNode, kind, name string) *yaml.RNode {
 	return nil
 }
 
+// findComponent returns the first object of a kind whose component label is
+// comp: a Job named after the chart version (<release>-<component>-<version>).
+func findComponent(t *testing.T, nodes []*yaml.RNode, kind, comp string) *yaml.RNode {
+	t.Helper()
+	for _, n := range nodes {
+		if n.GetKind() == kind && n.GetLabels()[externals.ComponentLabel] == comp {
+			return n
+		}
+	}
+	t.Fatalf("no %s of component %s in the render", kind, comp)
+	return nil
+}
+
 func check(t *testing.T, nodes []*yaml.RNode, profile string) *externals.Report {
 	t.Helper()
 	rep, err := externals.Check(nodes, "", profile)
@@ -171,7 +184,7 @@ func TestCheckProdSiteBroken(t *testing.T) {
 		},
 		"undeclared host in an env value": {
 			edit: func(t *testing.T, nodes []*yaml.RNode) []*yaml.RNode {
-				c, err := find(t, nodes, "Job", "dpps-rucio-configure").Pipe(yaml.Lookup("spec", "template", "spec", "containers", "[name=configure]", "env"))
+				c, err := findComponent(t, nodes, "Job", "rucio-configure").Pipe(yaml.Lookup("spec", "template", "spec", "containers", "[name=configure]", "env"))
 				if err != nil || c == nil {
 					t.Fatal(err)
 				}
@@ -180,7 +193,7 @@ func TestCheckProdSiteBroken(t *testing.T) {
 				}
 				return nodes
 			},
-			rule: externals.RuleUndeclared, want: "Job dpps-rucio-configure (dpps/charts/bdms/templates/configure.yaml): container configure env MIRROR names the host files.elsewhere.example.com",
+			rule: externals.RuleUndeclared, want: "(dpps/charts/bdms/templates/configure.yaml): container configure env MIRROR names the host files.elsewhere.example.com",
 		},
 		"undeclared host in a ConfigMap": {
 			edit: func(t *testing.T, nodes []*yaml.RNode) []*yaml.RNode {

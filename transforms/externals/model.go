@@ -110,16 +110,24 @@ func (r *Release) Interface(name string) (Interface, bool) {
 // Component returns the catalog component an object is the workload of:
 // the kind is the component's workload kind and the name its name, the
 // release name taken from the object's instance label when the catalog is
-// not rendered for a release.
+// not rendered for a release. A Job may also be named after a version
+// (<name>-<version>, a new Job per upgrade): it is the component's when its
+// name starts with the component's name and a dash and its component label
+// names the component.
 func (r *Release) Component(obj *yaml.RNode) (string, bool) {
 	kind, name := obj.GetKind(), obj.GetName()
-	instance := obj.GetLabels()[InstanceLabel]
+	labels := obj.GetLabels()
+	instance := labels[InstanceLabel]
 	for _, cn := range slices.Sorted(maps.Keys(r.Info.Catalog.Components)) {
 		c := r.Info.Catalog.Components[cn]
 		if c.Workload != kind {
 			continue
 		}
-		if strings.ReplaceAll(c.Name, catalog.ReleaseName, instance) == name {
+		want := strings.ReplaceAll(c.Name, catalog.ReleaseName, instance)
+		if want == name {
+			return cn, true
+		}
+		if kind == "Job" && labels[ComponentLabel] == cn && strings.HasPrefix(name, want+"-") {
 			return cn, true
 		}
 	}

@@ -85,7 +85,8 @@ func provided(nodes []*yaml.RNode, info *release.Info) map[ref]string {
 		{"ConfigMap", "kube-root-ca.crt"}: "Kubernetes, in every namespace",
 		{"ServiceAccount", "default"}:     "Kubernetes, in every namespace",
 	}
-	jobs := map[string]bool{}
+	jobs := map[string]bool{}      // Jobs by name
+	jobComps := map[string]bool{}  // and by component label: a Job named after a version
 	subcharts := map[string]bool{} // subcharts that render something
 	for _, n := range nodes {
 		kind, obj := n.GetKind(), n.YNode()
@@ -96,6 +97,9 @@ func provided(nodes []*yaml.RNode, info *release.Info) map[ref]string {
 		switch kind {
 		case "Job":
 			jobs[n.GetName()] = true
+			if c := n.GetLabels()["app.kubernetes.io/component"]; c != "" {
+				jobComps[c] = true
+			}
 		case "Certificate": // cert-manager writes spec.secretName
 			if s := manifest.Path(obj, "spec", "secretName"); s != nil {
 				have[ref{"Secret", s.Value}] = "a cert-manager Certificate"
@@ -118,7 +122,7 @@ func provided(nodes []*yaml.RNode, info *release.Info) map[ref]string {
 		owner, ok := cat.Components[s.Owner]
 		switch {
 		case !ok:
-		case owner.Workload == "Job" && jobs[owner.Name]:
+		case owner.Workload == "Job" && (jobs[owner.Name] || jobComps[s.Owner]):
 			// Written by that Job when it runs.
 			have[ref{s.Kind, s.Name}] = "the Job " + owner.Name
 		case !subcharts[owner.Subchart]:

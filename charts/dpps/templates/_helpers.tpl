@@ -40,6 +40,31 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
+{{/*
+Labels of a Job's pod template: those of dpps.labels without helm.sh/chart
+and app.kubernetes.io/version. A Job's template is immutable, so a label
+that changes with every chart release would make `helm upgrade` fail on a
+Job kept under the same name (docs/upgrades.md).
+*/}}
+{{- define "dpps.jobPodLabels" -}}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: dpps
+{{ include "dpps.selectorLabels" . }}
+{{- end -}}
+
+{{/*
+Name of a Job that runs once per version: <release>-<component>-<version>,
+the version being .version (an app version) or the chart's version, dots
+and pluses as dashes: dpps.versionedJobName (dict "ctx" $ "component"
+"rucio-bootstrap"). A new version is a new Job, so each upgrade runs its own
+and never touches the completed Job of the previous one. Such Jobs are
+found by their component label, not by name.
+*/}}
+{{- define "dpps.versionedJobName" -}}
+{{- $ver := .version | default .ctx.Chart.Version | toString | lower | replace "." "-" | replace "+" "-" | replace "_" "-" -}}
+{{- printf "%s-%s-%s" .ctx.Release.Name .component $ver | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{/* Labels of objects that belong to a subchart but to no single component. */}}
 {{- define "dpps.commonLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
