@@ -119,6 +119,25 @@ lint-values: build
 		$(BIN)/dpps-schemagen lint -f $$f || exit 1; \
 	done
 
+# Rendered manifests for Flux (docs/gitops.md): the render of prod-site and
+# examples/sites/$(SITE).yaml through dpps-render, as the Argo CD plugin
+# makes it (release and namespace dpps), in $(RENDERED)/$(SITE)/manifests.yaml
+# with a kustomization.yaml listing it; CI commits both to the deploy repo
+# that Flux's Kustomization applies. A failed render leaves the old files.
+SITE     ?=
+RENDERED ?= out/rendered
+.PHONY: rendered
+rendered: build $(HELM3)
+	@test -n "$(SITE)" && test -f examples/sites/$(SITE).yaml || { \
+		echo "usage: make rendered SITE=<site>, one of: $$(cd examples/sites && ls *.yaml | sed 's/\.yaml$$//' | tr '\n' ' ')" >&2; exit 2; }
+	@mkdir -p $(RENDERED)/$(SITE)
+	$(HELM3) template dpps charts/dpps --namespace dpps --skip-tests \
+		-f examples/prod-site/values.yaml -f examples/sites/$(SITE).yaml \
+		--post-renderer $(BIN)/dpps-render > $(RENDERED)/$(SITE)/manifests.yaml.tmp
+	mv $(RENDERED)/$(SITE)/manifests.yaml.tmp $(RENDERED)/$(SITE)/manifests.yaml
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' 'resources:' '- manifests.yaml' \
+		> $(RENDERED)/$(SITE)/kustomization.yaml
+
 install:
 	$(GO) install ./cmd/...
 
