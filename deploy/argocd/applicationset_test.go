@@ -98,7 +98,7 @@ func SiteApps(t *testing.T) []App {
 		a := App{
 			Name:      gotemplate(t, tmpl.Metadata.Name, elem),
 			Cluster:   gotemplate(t, tmpl.Spec.Destination.Server, elem),
-			Namespace: tmpl.Spec.Destination.Namespace,
+			Namespace: gotemplate(t, tmpl.Spec.Destination.Namespace, elem),
 			Plugin:    tmpl.Spec.Source.Plugin.Name,
 			Params:    map[string]string{},
 		}
@@ -160,10 +160,12 @@ func TestApplicationSet(t *testing.T) {
 		if !strings.HasPrefix(a.Cluster, "https://") {
 			t.Errorf("%s: cluster %q is not an https URL", a.Site, a.Cluster)
 		}
-		if other, ok := clusters[a.Cluster]; ok {
-			t.Errorf("%s and %s deploy to the same cluster %s", a.Site, other, a.Cluster)
+		// Two Applications may share a cluster (a failover, docs/gitops.md)
+		// only in different namespaces: the release is dpps in both.
+		if other, ok := clusters[a.Cluster+" "+a.Namespace]; ok {
+			t.Errorf("%s and %s deploy to the same namespace %s of %s", a.Site, other, a.Namespace, a.Cluster)
 		}
-		clusters[a.Cluster] = a.Site
+		clusters[a.Cluster+" "+a.Namespace] = a.Site
 		if a.Namespace == "" {
 			t.Errorf("%s: no destination namespace", a.Site)
 		}
