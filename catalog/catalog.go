@@ -327,7 +327,7 @@ func (c *Catalog) Validate() error {
 		return nil
 	}
 	sort.Strings(errs)
-	return fmt.Errorf("catalog: %s", strings.Join(errs, "\n"))
+	return fmt.Errorf("catalog: %s", strings.Join(errs, "; "))
 }
 
 func keySet[V any](m map[string]V) map[string]bool {

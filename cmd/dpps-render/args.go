@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
 const usage = `dpps-render: Helm post-renderer for the CTAO DPPS umbrella chart.
@@ -55,6 +57,8 @@ type options struct {
 	chart      string   // --chart
 	reportFile string   // --report
 	catalog    string   // --catalog
+	maxBytes   int64    // --max-input-bytes, 0 for the default
+	maxObjects int      // --max-objects, 0 for the default
 }
 
 // errHelp is returned when the user asked for help.
@@ -73,6 +77,8 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 	fs.StringVar(&o.chart, "chart", "", "`name-version` of the chart, for objects without a helm.sh/chart label")
 	fs.StringVar(&o.catalog, "catalog", "", "interface catalog `file`, for charts that render no catalog ConfigMap (labelled dpps.ctao.org/catalog)")
 	fs.StringVar(&o.reportFile, "report", "", "write a human summary of what each transform did, or the error, to `file` (Helm 4 hides a post-renderer's stderr)")
+	fs.Int64Var(&o.maxBytes, "max-input-bytes", 0, fmt.Sprintf("refuse an input larger than `n` bytes (default %d; -1: no cap)", pipeline.DefaultMaxBytes))
+	fs.IntVar(&o.maxObjects, "max-objects", 0, fmt.Sprintf("refuse an input of more than `n` documents or objects (default %d; -1: no cap)", pipeline.DefaultMaxObjects))
 	fs.Usage = func() {
 		fmt.Fprint(usageOut, usage)
 		fs.SetOutput(usageOut)

@@ -52,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
 		return exitUsage
 	}
-	stats, err := pipeline.Run(stdin, stdout, steps)
+	stats, err := pipeline.RunLimited(stdin, stdout, steps, pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects})
 	report := stats.Summary()
 	if err != nil {
 		report = fmt.Sprintf("dpps-render: %v\n", err)

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"flag"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -13,6 +17,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/sc
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"dpps-render": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"dpps-gen":    func() { os.Exit(gen(os.Args[1:])) },
 	})
 }
 
@@ -23,4 +28,44 @@ func TestScripts(t *testing.T) {
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
 	})
+}
+
+// gen writes test input the scripts would otherwise commit as huge files:
+//
+//	dpps-gen objects N    a stream of N ConfigMaps, one document each
+//	dpps-gen scalar N     one ConfigMap whose data value is N bytes long
+//	dpps-gen bytes TEXT   TEXT with Go escapes (\xe9, \r, \n) decoded
+func gen(args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|bytes ARG")
+		return 2
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	switch args[0] {
+	case "objects", "scalar":
+		n, err := strconv.Atoi(args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if args[0] == "scalar" {
+			fmt.Fprintf(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  big: %s\n", strings.Repeat("x", n))
+			return 0
+		}
+		for i := range n {
+			fmt.Fprintf(w, "---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\n", i)
+		}
+	case "bytes":
+		text, err := strconv.Unquote(`"` + args[1] + `"`)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		w.WriteString(text)
+	default:
+		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|bytes ARG")
+		return 2
+	}
+	return 0
 }

@@ -39,8 +39,19 @@ type StepStats struct {
 // result to out. The output is produced only when every step succeeded, so a
 // failing run writes nothing.
 func Run(in io.Reader, out io.Writer, steps []Step) (Stats, error) {
+	return RunLimited(in, out, steps, Limits{})
+}
+
+// Limits caps the input of a run: see Reader.MaxBytes and MaxObjects.
+type Limits struct {
+	MaxBytes   int64
+	MaxObjects int
+}
+
+// RunLimited is Run with caps on the input other than the defaults.
+func RunLimited(in io.Reader, out io.Writer, steps []Step, limits Limits) (Stats, error) {
 	var stats Stats
-	reader := &Reader{Input: in}
+	reader := &Reader{Input: in, MaxBytes: limits.MaxBytes, MaxObjects: limits.MaxObjects, RejectDuplicates: true}
 	nodes, err := reader.Read()
 	if err != nil {
 		return stats, err
