@@ -45,6 +45,7 @@ var workloads = []struct{ what, kind, component string }{
 	{"judge-evaluator", "Deployment", "judge-evaluator"},
 	{"rucio PostgreSQL", "StatefulSet", "rucio-db"},
 	{"rucio bootstrap Job", "Job", "rucio-bootstrap"},
+	{"rucio schema migration Job", "Job", "rucio-migrate"},
 	{"rucio configure Job", "Job", "rucio-configure"},
 	{"dirac-server", "Deployment", "dirac-server"},
 	{"dirac-ce", "Deployment", "dirac-ce"},

@@ -118,3 +118,79 @@ the IAM here: the file holds no client secret.
 {{- $server := include "bdms.serverUrl" . -}}
 {{- dict "dpps-iam" (dict "issuer" (printf "%s/" $iam.issuer) "client_id" (index .Values "rucio-server").oidcClientId "redirect_uris" (list (printf "%s/auth/oidc_token" $server) (printf "%s/auth/oidc_code" $server)) "SCIM" (dict "client_id" (index .Values "rucio-server").oidcClientId)) | toPrettyJson -}}
 {{- end -}}
+
+{{/*
+Shell functions of the schema migration and its waits: write alembic.ini
+(Rucio's migration scripts as installed in the image; the DSN from
+RUCIO_CFG_DATABASE_DEFAULT, or from the config file when a site sets
+config.database.default) into the memory emptyDir /schema, and
+schema_state, which prints "fresh" (no alembic_version yet), "head" (at the
+head of this image's scripts) or "behind".
+*/}}
+{{- define "bdms.schemaScript" -}}
+set -eu
+export ALEMBIC_CONFIG=/schema/alembic.ini
+dsn="${RUCIO_CFG_DATABASE_DEFAULT:-}"
+if [ -z "$dsn" ]; then
+  dsn="$(python3 -c 'import json; print(json.load(open("/opt/rucio/etc/conf.d/10_common.json"))["database"]["default"])')"
+fi
+repo="$(python3 -c 'import os, rucio.db.sqla as m; print(os.path.join(os.path.dirname(m.__file__), "migrate_repo"))')"
+printf '[alembic]\nscript_location = %s\nsqlalchemy.url = %s\n' "$repo" "$(printf '%s' "$dsn" | sed 's/%/%%/g')" > "$ALEMBIC_CONFIG"
+schema_state() {
+  cur="$(alembic -c "$ALEMBIC_CONFIG" current 2>/dev/null)" || { echo unreachable; return 0; }
+  case "$cur" in
+    "") echo fresh ;;
+    *"(head)"*) echo head ;;
+    *) echo behind ;;
+  esac
+}
+{{- end -}}
+
+{{/* Volume mounts of the schema script: the Rucio config and the scratch emptyDir (volumes "config" and "schema"). */}}
+{{- define "bdms.schemaMounts" -}}
+- name: config
+  mountPath: /opt/rucio/etc/conf.d/10_common.json
+  subPath: 10_common.json
+  readOnly: true
+- name: schema
+  mountPath: /schema
+{{- end -}}
+
+{{/*
+Init container that waits until Rucio's database schema is at the head of
+this version's migrations (rucio-migrate has run): rucio-server and the
+daemons. rucio-bootstrap passes "fresh" true: it also goes ahead on a
+database without schema, which it builds. Same image as rucio-migrate.
+include "bdms.waitForSchema" (dict "ctx" $ "fresh" false)
+*/}}
+{{- define "bdms.waitForSchema" -}}
+{{- $v := index .ctx.Values "rucio-migrate" -}}
+{{- if $v.enabled }}
+- name: wait-for-schema
+  {{- include "dpps.containerImage" (dict "ctx" .ctx "image" $v.image) | nindent 2 }}
+  command:
+    - /bin/sh
+    - -c
+    - |
+      {{- include "bdms.schemaScript" .ctx | nindent 6 }}
+      until s="$(schema_state)"; [ "$s" = head ]{{ if .fresh }} || [ "$s" = fresh ]{{ end }}; do
+        echo "waiting for the Rucio schema at head (rucio-migrate): $s"; sleep 5
+      done
+  env:
+    {{- include "bdms.dbEnv" .ctx | nindent 4 }}
+    - name: PYTHONDONTWRITEBYTECODE
+      value: "1"
+  volumeMounts:
+    {{- include "bdms.schemaMounts" .ctx | nindent 4 }}
+  {{- include "dpps.containerCommon" $v | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The scratch volume of wait-for-schema, when rucio-migrate is on. */}}
+{{- define "bdms.schemaVolume" -}}
+{{- if (index .Values "rucio-migrate").enabled }}
+- name: schema
+  emptyDir:
+    medium: Memory
+{{- end }}
+{{- end -}}
