@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -136,6 +137,12 @@ func parseValues(name string, data []byte) (*source, map[string]any, *Problem) {
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
+		if strings.Contains(err.Error(), "UTF-8") {
+			// The parser gives no line for bytes that are not UTF-8.
+			if i := firstInvalidUTF8(data); i >= 0 {
+				line = bytes.Count(data[:i], []byte("\n")) + 1
+			}
+		}
 		// The parser reports an unexpected end on the line after the last
 		// one; point at the last line of the file instead.
 		last := bytes.Count(data, []byte("\n"))
@@ -149,7 +156,48 @@ func parseValues(name string, data []byte) (*source, map[string]any, *Problem) {
 	if err := yamlv3.Unmarshal(data, &doc); err != nil {
 		return nil, nil, &Problem{File: name, Line: 1, Column: 1, Message: err.Error()}
 	}
+	if k, first := duplicateKey(&doc, 0); k != nil {
+		return nil, nil, &Problem{File: name, Line: k.Line, Column: k.Column,
+			Message: fmt.Sprintf("duplicate key %q (first at line %d): Helm would silently keep the last", k.Value, first.Line)}
+	}
 	return &source{name: name, root: &doc}, vals, nil
+}
+
+func firstInvalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// duplicateKey finds a mapping key written twice, and its first occurrence.
+// Aliases are not followed: each mapping is checked where it is written.
+func duplicateKey(n *yamlv3.Node, depth int) (dup, first *yamlv3.Node) {
+	if depth > 1000 {
+		return nil, nil
+	}
+	if n.Kind == yamlv3.MappingNode {
+		seen := map[string]*yamlv3.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yamlv3.ScalarNode && k.Value != "<<" {
+				if f, ok := seen[k.Value]; ok {
+					return k, f
+				}
+				seen[k.Value] = k
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if d, f := duplicateKey(c, depth+1); d != nil {
+			return d, f
+		}
+	}
+	return nil, nil
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
