@@ -64,10 +64,20 @@ func (f *Filter) backendObjects(nodes []*yaml.RNode, creds credentials.Set, info
 		}
 		// Only for Secrets a workload uses: asking the store for the
 		// credentials of switched-off components would fail on every sync.
-		used := referencedSecrets(nodes)
+		used := usedSecretKeys(nodes)
 		for _, name := range names {
-			if used[name] {
-				out = append(out, f.externalSecret(name, bySecret[name], store))
+			keys, ok := used[name]
+			if !ok {
+				continue
+			}
+			var wanted []credentials.Credential
+			for _, c := range bySecret[name] {
+				if keys == nil || keys[c.Key] {
+					wanted = append(wanted, c)
+				}
+			}
+			if len(wanted) > 0 {
+				out = append(out, f.externalSecret(name, wanted, store))
 			}
 		}
 	case release.BackendExisting:
@@ -77,13 +87,81 @@ func (f *Filter) backendObjects(nodes []*yaml.RNode, creds credentials.Set, info
 	return out, nil
 }
 
-func referencedSecrets(nodes []*yaml.RNode) map[string]bool {
-	used := map[string]bool{}
+// usedSecretKeys maps every Secret a pod spec uses to the keys it reads:
+// nil when it uses them all (a volume without items, envFrom).
+func usedSecretKeys(nodes []*yaml.RNode) map[string]map[string]bool {
+	used := map[string]map[string]bool{}
+	use := func(name string, keys []string) {
+		if name == "" {
+			return
+		}
+		if keys == nil {
+			used[name] = nil
+			return
+		}
+		have, seen := used[name]
+		if seen && have == nil {
+			return // already all
+		}
+		if have == nil {
+			have = map[string]bool{}
+			used[name] = have
+		}
+		for _, k := range keys {
+			have[k] = true
+		}
+	}
+	itemKeys := func(src *yaml.Node) []string {
+		items := manifest.Field(src, "items")
+		if items == nil || items.Kind != yaml.SequenceNode {
+			return nil
+		}
+		keys := []string{}
+		for _, it := range items.Content {
+			if k := manifest.Field(it, "key"); k != nil {
+				keys = append(keys, k.Value)
+			}
+		}
+		return keys
+	}
+	name := func(n *yaml.Node, key string) string {
+		if v := manifest.Field(n, key); v != nil {
+			return v.Value
+		}
+		return ""
+	}
 	for _, n := range nodes {
-		if spec := manifest.PodSpec(n.YNode()); spec != nil {
-			for _, r := range manifest.References(spec, "") {
-				if r.Kind == "Secret" {
-					used[r.Name] = true
+		spec := manifest.PodSpec(n.YNode())
+		if spec == nil {
+			continue
+		}
+		if vols := manifest.Field(spec, "volumes"); vols != nil {
+			for _, v := range vols.Content {
+				if s := manifest.Field(v, "secret"); s != nil {
+					use(name(s, "secretName"), itemKeys(s))
+				}
+				if sources := manifest.Path(v, "projected", "sources"); sources != nil {
+					for _, src := range sources.Content {
+						if s := manifest.Field(src, "secret"); s != nil {
+							use(name(s, "name"), itemKeys(s))
+						}
+					}
+				}
+			}
+		}
+		for _, c := range manifest.Containers(spec) {
+			if envFrom := manifest.Field(c, "envFrom"); envFrom != nil {
+				for _, src := range envFrom.Content {
+					if ref := manifest.Field(src, "secretRef"); ref != nil {
+						use(name(ref, "name"), nil)
+					}
+				}
+			}
+			if env := manifest.Field(c, "env"); env != nil {
+				for _, e := range env.Content {
+					if ref := manifest.Path(e, "valueFrom", "secretKeyRef"); ref != nil {
+						use(name(ref, "name"), []string{name(ref, "key")})
+					}
 				}
 			}
 		}
