@@ -94,9 +94,9 @@ e2e: build tools
 # 25-70 s at 5,000 objects). The whole run takes under 2 minutes on 2 cores;
 # the raw output stays in out/bench.txt.
 BENCHTIME ?= 10x
-bench: build
+bench: build $(HELM3)
 	@mkdir -p out
-	DPPS_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=1 -timeout=30m ./transforms/ | tee out/bench.txt
+	DPPS_BIN=$(BIN) DPPS_HELM3=$(HELM3) $(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -count=1 -timeout=30m ./transforms/ | tee out/bench.txt
 	@echo
 	$(GO) run ./internal/benchreport out/bench.txt
 

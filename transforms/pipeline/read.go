@@ -65,8 +65,9 @@ type Reader struct {
 }
 
 // The default caps on the input. Peak memory grows with the stream, about
-// 33 KB per object of the benchmark's stream with every transform on (3.3 GB
-// at 100,000 objects, docs/bench.md), so the defaults bound it near 3.3 GB;
+// 35 KB per object of the benchmark's stream with every transform on (3.4 GB
+// at 100,000 objects, docs/bench.md; about 65 bytes per input byte), so the
+// defaults bound it at 3.5 to 4.5 GB;
 // Helm's own limit, a release stored in one Secret of 1 MiB compressed,
 // keeps real renders far below either cap.
 const (
