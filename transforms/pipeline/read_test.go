@@ -146,3 +146,35 @@ func TestReadShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestReaderIdentitiesAndCaps(t *testing.T) {
+	twice := "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" +
+		"---\n# Source: c/templates/b.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+	if _, err := (&Reader{Input: strings.NewReader(twice)}).Read(); err != nil {
+		t.Errorf("duplicates are refused only on request: %v", err)
+	}
+	_, err := (&Reader{Input: strings.NewReader(twice), RejectDuplicates: true}).Read()
+	const want = "document 2 (c/templates/b.yaml), line 8: ConfigMap a is defined twice, first in document 1 (c/templates/a.yaml)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	others := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: example.org/v1\nkind: ConfigMap\nmetadata: {name: a}\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: x}\n---\napiVersion: v1\nkind: Pod\nmetadata: {generateName: a-}\n---\napiVersion: v1\nkind: Pod\nmetadata: {generateName: a-}\n"
+	if _, err := (&Reader{Input: strings.NewReader(others), RejectDuplicates: true}).Read(); err != nil {
+		t.Errorf("another group or namespace is another object: %v", err)
+	}
+	var le *LimitError
+	if _, err := (&Reader{Input: strings.NewReader(twice), MaxBytes: 10}).Read(); !errors.As(err, &le) {
+		t.Errorf("over MaxBytes: got %v", err)
+	}
+	if _, err := (&Reader{Input: strings.NewReader(twice), MaxObjects: 1}).Read(); !errors.As(err, &le) {
+		t.Errorf("over MaxObjects: got %v", err)
+	}
+	if _, err := (&Reader{Input: strings.NewReader(twice), MaxObjects: 2}).Read(); err != nil {
+		t.Errorf("at MaxObjects: %v", err)
+	}
+	list := "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: a}}\n- {apiVersion: v1, kind: A, metadata: {name: b}}\n"
+	if _, err := (&Reader{Input: strings.NewReader(list), MaxObjects: 1}).Read(); !errors.As(err, &le) {
+		t.Errorf("List items count against MaxObjects: got %v", err)
+	}
+}
