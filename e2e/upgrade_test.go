@@ -140,6 +140,12 @@ func TestUpgradePath(t *testing.T) {
 	if len(pvcs) == 0 {
 		t.Fatal("the previous release has no StatefulSet claims")
 	}
+	// and the PVCs the chart renders (the backup PVCs, which ci switches on).
+	for _, o := range oldObjs {
+		if o.GetKind() == "PersistentVolumeClaim" {
+			pvcs = append(pvcs, o.GetName())
+		}
+	}
 	pvcUIDs := map[string]types.UID{}
 	for _, name := range pvcs {
 		err := poll(60*time.Second, func() error {
@@ -266,7 +272,7 @@ func TestUpgradePath(t *testing.T) {
 	if n := strings.Count(hist, `"status":"deployed"`); n != 1 || strings.Count(hist, `"revision":`) != 3 {
 		t.Errorf("helm history: want 3 revisions, the last deployed:\n%s", hist)
 	}
-	t.Logf("upgraded twice to the current chart: migration Job %s created once (uid %s), %s removed by Helm, %d PVCs kept with their UIDs",
+	t.Logf("upgraded twice to the current chart: migration Job %s created once (uid %s), %s removed by Helm, %d PVCs (StatefulSets' and backups') kept with their UIDs",
 		newMigrate, newJobUID, oldMigrate, len(pvcs))
 }
 

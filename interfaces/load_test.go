@@ -66,9 +66,9 @@ func TestModel(t *testing.T) {
 	components := map[string]string{
 		"rucio-server": "bdms", "conveyor-submitter": "bdms", "conveyor-poller": "bdms",
 		"conveyor-receiver": "bdms", "conveyor-finisher": "bdms", "judge-evaluator": "bdms",
-		"rucio-db": "bdms", "rucio-bootstrap": "bdms", "rucio-migrate": "bdms", "rucio-configure": "bdms",
-		"dirac-server": "wms", "dirac-ce": "wms", "dirac-client": "wms", "dirac-db": "wms",
-		"fts": "fts", "fts-db": "fts", "fts-broker": "fts",
+		"rucio-db": "bdms", "rucio-bootstrap": "bdms", "rucio-migrate": "bdms", "rucio-configure": "bdms", "rucio-db-backup": "bdms",
+		"dirac-server": "wms", "dirac-ce": "wms", "dirac-client": "wms", "dirac-db": "wms", "dirac-db-backup": "wms",
+		"fts": "fts", "fts-db": "fts", "fts-db-backup": "fts", "fts-broker": "fts",
 		"rucio-storage-1": "storage", "rucio-storage-2": "storage", "rucio-storage-3": "storage",
 		"iam": "iam", "cert-generator": "cert-generator-grid", "testkit": "testkit",
 	}

@@ -589,6 +589,99 @@ spec:
 {{- end -}}
 
 {{/*
+A database backup: a PVC <release>-<db>-backup that outlives the release
+(helm.sh/resource-policy: keep) and a Job <release>-<db>-backup-<chart
+version> that waits for the database, runs .script (a dump into /backup,
+written to a .part file and renamed when complete) with the database's
+image and security contexts, and exits. Rendered only when
+<db>.backup.enabled is true (off by default). The Job is the catalog
+component <db>-backup, a consumer of the database's interface and of the
+credential in .credential (exposed as env .credentialEnv), so the generated
+NetworkPolicies admit it and the guards transform credits it.
+include "dpps.dbBackup" (dict "ctx" $ "db" "rucio-db" "values" $v
+  "credential" "rucio-db-password" "credentialEnv" "PGPASSWORD"
+  "env" (list (dict "name" "X" "value" "y")) "script" "...")
+*/}}
+{{- define "dpps.dbBackup" -}}
+{{- $ctx := .ctx -}}
+{{- $v := .values -}}
+{{- $b := $v.backup -}}
+{{- $c := printf "%s-backup" .db -}}
+{{- $pvc := include "dpps.fullname" (dict "ctx" $ctx "component" $c) -}}
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ $pvc }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.keepAnnotations" $ctx | nindent 4 }}
+spec:
+  accessModes:
+    {{- toYaml $b.persistence.accessModes | nindent 4 }}
+  {{- with $b.persistence.storageClass }}
+  storageClassName: {{ . | quote }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ $b.persistence.size | quote }}
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{ include "dpps.versionedJobName" (dict "ctx" $ctx "component" $c) }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+spec:
+  backoffLimit: {{ $b.backoffLimit }}
+  template:
+    metadata:
+      labels:
+        {{- include "dpps.jobPodLabels" (dict "ctx" $ctx "component" $c) | nindent 8 }}
+    spec:
+      restartPolicy: OnFailure
+      {{- include "dpps.podSpecCommon" (dict "ctx" $ctx "values" $v) | nindent 6 }}
+      initContainers:
+        {{- include "dpps.waitFor" (dict "ctx" $ctx "name" "wait-for-db" "host" (include "dpps.service" (dict "ctx" $ctx "name" .db)) "port" (include "dpps.port" (dict "ctx" $ctx "name" .db))) | nindent 8 }}
+      containers:
+        - name: backup
+          {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $v.image) | nindent 10 }}
+          command:
+            - /bin/sh
+            - -c
+            - |
+              set -eu
+              f="/backup/$DB_NAME-$(date -u +%Y%m%dT%H%M%SZ)-chart-$CHART_VERSION.$EXT"
+              {{- .script | nindent 14 }}
+              mv "$f.part" "$f"
+              echo "wrote $f ($(wc -c < "$f") bytes)"
+              ls -l /backup
+          env:
+            - name: DB_HOST
+              value: {{ include "dpps.service" (dict "ctx" $ctx "name" .db) | quote }}
+            - name: DB_PORT
+              value: {{ include "dpps.port" (dict "ctx" $ctx "name" .db) | quote }}
+            - name: CHART_VERSION
+              value: {{ $ctx.Chart.Version | quote }}
+            {{- with .env }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+            {{- include "dpps.credentialEnv" (dict "ctx" $ctx "env" .credentialEnv "name" .credential) | nindent 12 }}
+          volumeMounts:
+            - name: backup
+              mountPath: /backup
+            - name: tmp
+              mountPath: /tmp
+          {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 10 }}
+      volumes:
+        - name: backup
+          persistentVolumeClaim:
+            claimName: {{ $pvc }}
+        - name: tmp
+          emptyDir: {}
+{{- end -}}
+
+{{/*
 "true" when a component of the catalog is deployed: its subchart is enabled
 and, when its settings have an `enabled` key (a fixture or daemon toggle),
 that is true too. Used by the umbrella, which sees every subchart's values.
