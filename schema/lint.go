@@ -91,12 +91,32 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 	}
 	srcs = append(srcs, chartSources(chartDir, chrt)...)
 
+	// Helm's dependency processing fails, with a message that names no file
+	// ("type mismatch on wms: %!t(float64=0)"), when a subchart's values or
+	// global are not a mapping: report those where they are set.
+	for _, key := range mappingKeys(chrt) {
+		if v, ok := merged[key]; ok && v != nil {
+			if _, isMap := v.(map[string]any); !isMap {
+				file, line, col := locate(srcs, []string{key}, false)
+				problems = append(problems, Problem{File: file, Line: line, Column: col, Pointer: pointer([]string{key}),
+					Message: fmt.Sprintf("got %s, want object (the values of %s)", jsonType(v), key), Keyword: "type"})
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sortProblems(problems, files)
+		return problems, nil
+	}
+	fail := func(what string, err error) []Problem {
+		file, line, col := locate(srcs, nil, false)
+		return []Problem{{File: file, Line: line, Column: col, Pointer: "", Message: what + ": " + err.Error()}}
+	}
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, merged); err != nil {
-		return nil, &LintError{fmt.Errorf("processing dependencies of %s: %w", chartDir, err)}
+		return fail("Helm cannot process the chart's dependencies with these values", err), nil
 	}
 	vals, err := chartutil.CoalesceValues(chrt, merged)
 	if err != nil {
-		return nil, &LintError{fmt.Errorf("coalescing values: %w", err)}
+		return fail("Helm cannot coalesce these values", err), nil
 	}
 	var vs []violation
 	if err := validateChart(chrt, vals.AsMap(), nil, &vs); err != nil {
@@ -107,6 +127,37 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 	}
 	sortProblems(problems, files)
 	return problems, nil
+}
+
+// mappingKeys are the top-level values that must be mappings: global and
+// each dependency's name (or alias).
+func mappingKeys(chrt *chart.Chart) []string {
+	keys := []string{"global"}
+	if chrt.Metadata != nil {
+		for _, d := range chrt.Metadata.Dependencies {
+			if d.Alias != "" {
+				keys = append(keys, d.Alias)
+			} else {
+				keys = append(keys, d.Name)
+			}
+		}
+	}
+	return keys
+}
+
+// jsonType names a decoded value's JSON type, as lint's messages do.
+func jsonType(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case float64, int, int64:
+		return "number"
+	case []any:
+		return "array"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // mergeMaps merges b over a as Helm merges -f files: maps merge key by key,
