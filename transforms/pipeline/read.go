@@ -312,6 +312,9 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	if err := checkNode(root, 0); err != nil {
 		return nil, err
 	}
+	if err := expandAliases(root); err != nil {
+		return nil, err
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &InputError{Line: root.Line, Msg: fmt.Sprintf("a document must be a Kubernetes object (a mapping), not a %s", kindName(root))}
 	}
@@ -542,4 +545,62 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 		line = y.Line + c.firstLine - 1
 	}
 	return &InputError{Doc: doc, Source: c.source(), Line: line, Msg: fmt.Sprintf("%s is defined twice, first in %s", what, where)}
+}
+
+// maxAliasNodes caps the nodes alias expansion may create in one document:
+// a "billion laughs" document is refused instead of exploding.
+const maxAliasNodes = 100_000
+
+// expandAliases replaces every alias by a copy of what it names and drops
+// the anchors, so that a transform changing one place (provenance adding a
+// label to an anchored metadata.labels) never changes another through an
+// alias (the same labels as a Deployment's selector). Kubernetes expands
+// aliases when it decodes, so what it sees is unchanged.
+func expandAliases(root *yaml.Node) error {
+	budget := maxAliasNodes
+	var walk func(n *yaml.Node, depth int) error
+	var clone func(n *yaml.Node, depth int) (*yaml.Node, error)
+	clone = func(n *yaml.Node, depth int) (*yaml.Node, error) {
+		if depth > maxDepth {
+			return nil, &InputError{Line: n.Line, Msg: fmt.Sprintf("aliases nest deeper than %d levels", maxDepth)}
+		}
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		if budget--; budget < 0 {
+			return nil, &InputError{Line: n.Line, Msg: fmt.Sprintf("aliases expand to more than %d nodes", maxAliasNodes)}
+		}
+		c := *n
+		c.Anchor = ""
+		if len(n.Content) > 0 {
+			c.Content = make([]*yaml.Node, len(n.Content))
+			for i, k := range n.Content {
+				var err error
+				if c.Content[i], err = clone(k, depth+1); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return &c, nil
+	}
+	walk = func(n *yaml.Node, depth int) error {
+		n.Anchor = ""
+		for i, c := range n.Content {
+			if c.Kind == yaml.AliasNode && c.Alias != nil {
+				cp, err := clone(c, depth+1)
+				if err != nil {
+					return err
+				}
+				// Keep where the alias was written, for error lines.
+				cp.Line, cp.Column = c.Line, c.Column
+				n.Content[i] = cp
+				continue
+			}
+			if err := walk(c, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root, 0)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 func TestReadErrors(t *testing.T) {
@@ -176,5 +178,31 @@ func TestReaderIdentitiesAndCaps(t *testing.T) {
 	list := "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: a}}\n- {apiVersion: v1, kind: A, metadata: {name: b}}\n"
 	if _, err := (&Reader{Input: strings.NewReader(list), MaxObjects: 1}).Read(); !errors.As(err, &le) {
 		t.Errorf("List items count against MaxObjects: got %v", err)
+	}
+}
+
+// TestAliasesExpanded is the regression test for a bug found with the
+// bad-input corpus: an anchored metadata.labels aliased as the selector
+// got provenance's label in the selector too (an immutable field) because
+// the alias shared the node. Aliases are now copies, within a budget.
+func TestAliasesExpanded(t *testing.T) {
+	in := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  labels: &l {app: a}\nspec:\n  selector: {matchLabels: *l}\n"
+	nodes, err := (&Reader{Input: strings.NewReader(in)}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, _ := nodes[0].Pipe(yaml.Lookup("metadata", "labels"))
+	sel, _ := nodes[0].Pipe(yaml.Lookup("spec", "selector", "matchLabels"))
+	if labels.YNode() == sel.YNode() || sel.YNode().Kind != yaml.MappingNode || labels.YNode().Anchor != "" {
+		t.Fatalf("the alias still shares the anchored node")
+	}
+	bomb := "apiVersion: v1\nkind: A\nmetadata: {name: a}\nx:\n  a: &a [1,1,1,1,1,1,1,1,1,1]\n"
+	prev := "a"
+	for _, c := range []string{"b", "c", "d", "e", "f"} {
+		bomb += "  " + c + ": &" + c + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
+		prev = c
+	}
+	if _, err := (&Reader{Input: strings.NewReader(bomb)}).Read(); err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
+		t.Fatalf("an alias bomb: got %v", err)
 	}
 }
