@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -98,6 +99,15 @@ func Find(nodes []*yaml.RNode, path string) (*Info, error) {
 	return fromConfigMap(found)
 }
 
+// lastRead remembers the last catalog ConfigMap read: every transform of a
+// run asks for the same one, and validating and decoding it is most of
+// their cost on a small release. Info is never modified by its users.
+var lastRead struct {
+	sync.Mutex
+	where, catalog, site string
+	info                 *Info
+}
+
 func fromConfigMap(cm *yaml.RNode) (*Info, error) {
 	where := fmt.Sprintf("ConfigMap %s (%s)", cm.GetName(), manifest.Source(cm))
 	data := manifest.Field(cm.YNode(), "data")
@@ -105,13 +115,31 @@ func fromConfigMap(cm *yaml.RNode) (*Info, error) {
 	if raw == nil {
 		return nil, fmt.Errorf("%s: no %s", where, CatalogKey)
 	}
-	c, err := catalog.Load([]byte(raw.Value))
+	siteText := ""
+	if site := manifest.Field(data, SiteKey); site != nil {
+		siteText = site.Value
+	}
+	lastRead.Lock()
+	defer lastRead.Unlock()
+	if lastRead.info != nil && lastRead.where == where && lastRead.catalog == raw.Value && lastRead.site == siteText {
+		return lastRead.info, nil
+	}
+	info, err := decodeConfigMap(where, raw.Value, siteText)
+	if err != nil {
+		return nil, err
+	}
+	lastRead.where, lastRead.catalog, lastRead.site, lastRead.info = where, raw.Value, siteText, info
+	return info, nil
+}
+
+func decodeConfigMap(where, catalogJSON, siteJSON string) (*Info, error) {
+	c, err := catalog.Load([]byte(catalogJSON))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	info := &Info{Catalog: c, Origin: where}
-	if site := manifest.Field(data, SiteKey); site != nil {
-		if err := json.Unmarshal([]byte(site.Value), &info.Site); err != nil {
+	if siteJSON != "" {
+		if err := json.Unmarshal([]byte(siteJSON), &info.Site); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", where, SiteKey, err)
 		}
 	}
