@@ -22,7 +22,9 @@ the stream on stdout: every object, in input order, with its comments (such
 as Helm's "# Source:") and annotations; objects a transform generates come
 after them. Empty documents are dropped and "kind: List" is expanded into its
 items, as Helm does before applying. The output is deterministic, and
-feeding it back in gives the same bytes.
+feeding it back in gives the same bytes. When stdin is a KRM ResourceList
+(config.kubernetes.io/v1), dpps-render runs as a KRM function (kustomize,
+kpt) and writes a ResourceList back; its functionConfig is the config file.
 
 Helm 4 accepts only a plugin as post-renderer: install the plugin shipped in
 helm-plugin/ ("helm plugin install ./helm-plugin"), then use
@@ -85,7 +87,7 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 		fs.PrintDefaults()
 		fmt.Fprint(usageOut, "\nCommands:\n")
 		for _, name := range commandNames() {
-			fmt.Fprintf(usageOut, "  %-12s %s\n", name, commands[name].summary)
+			fmt.Fprintf(usageOut, "  %-14s %s\n", name, commands[name].summary)
 		}
 		fmt.Fprint(usageOut, exitCodes)
 	}
@@ -95,8 +97,7 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return o, errHelp
+			return o, errHelp // the flag package printed the usage
 		}
 		return o, err
 	}
