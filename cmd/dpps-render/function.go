@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/ctao/dpps-deploy/schema"
 	"github.com/ctao/dpps-deploy/transforms"
@@ -59,21 +58,7 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	stats, err := krm.Run(in, stdout, steps)
-	report := stats.Summary()
-	if err != nil {
-		report = fmt.Sprintf("dpps-render: %v\n", err)
-		fmt.Fprint(stderr, report)
-	}
-	if opts.reportFile != "" {
-		if werr := os.WriteFile(opts.reportFile, []byte(report), 0o644); werr != nil {
-			fmt.Fprintf(stderr, "dpps-render: writing report: %v\n", werr)
-			return exitFailed
-		}
-	}
-	if err != nil {
-		return exitFailed
-	}
-	return exitOK
+	return finish(stats, err, opts, stderr)
 }
 
 // overrideConfig applies the flags to cfg, as loadConfig does to a config file.

@@ -53,6 +53,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	stats, err := pipeline.RunLimited(stdin, stdout, steps, pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects})
+	return finish(stats, err, opts, stderr)
+}
+
+// finish reports a run: the error on stderr, and the summary or the error
+// in the --report file (Helm 4 hides a post-renderer's stderr).
+func finish(stats pipeline.Stats, err error, opts options, stderr io.Writer) int {
 	report := stats.Summary()
 	if err != nil {
 		report = fmt.Sprintf("dpps-render: %v\n", err)
