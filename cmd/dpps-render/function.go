@@ -61,7 +61,7 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 	return finish(stats, err, opts, stderr)
 }
 
-// overrideConfig applies the flags to cfg, as loadConfig does to a config file.
+// overrideConfig lets the flags override a config file or a KRM functionConfig.
 func overrideConfig(cfg *transforms.Config, opts options) *transforms.Config {
 	if opts.transforms != nil {
 		cfg.Transforms = opts.transforms

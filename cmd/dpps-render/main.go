@@ -88,17 +88,5 @@ func loadConfig(opts options) (*transforms.Config, error) {
 			return nil, err
 		}
 	}
-	if opts.transforms != nil {
-		cfg.Transforms = opts.transforms
-	}
-	if opts.catalog != "" {
-		cfg.Catalog = opts.catalog
-	}
-	if opts.partOf != "" {
-		cfg.Provenance.PartOf = opts.partOf
-	}
-	if opts.chart != "" {
-		cfg.Provenance.Chart = opts.chart
-	}
-	return cfg, nil
+	return overrideConfig(cfg, opts), nil
 }
