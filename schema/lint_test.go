@@ -13,24 +13,9 @@ import (
 	"github.com/ctao/dpps-deploy/schema/schematest"
 )
 
-// fourErrors has a value out of bounds (line 5), a wrong type (line 10), an
-// unknown key (line 13) and, the storage fixture being off (line 12), a
-// missing external endpoint: global.externals (line 2) lacks storage.
-const fourErrors = `global:
-  externals:
-    dirac-database:
-      host: db.example.org
-      port: 70000
-  secrets:
-    backend: chart
-bdms:
-  rucio-db:
-    enabled: "no"
-storage:
-  enabled: false
-bdsm:
-  enabled: true
-`
+// fourErrors is schematest.FourErrors, the values file with one error of
+// each kind.
+const fourErrors = schematest.FourErrors
 
 var fourErrorsWant = []string{
 	"site.yaml:2:3: /global/externals: missing property 'storage' (storage.enabled is false: the storage fixture is off, so the site sets global.externals.storage)",

@@ -75,21 +75,7 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-const fourErrors = `global:
-  externals:
-    dirac-database:
-      host: db.example.org
-      port: 70000
-  secrets:
-    backend: chart
-bdms:
-  rucio-db:
-    enabled: "no"
-storage:
-  enabled: false
-bdsm:
-  enabled: true
-`
+const fourErrors = schematest.FourErrors
 
 // TestLint runs lint in a directory holding a chart and values files, and
 // compares each output format with its golden file (-update rewrites them).

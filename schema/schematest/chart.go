@@ -65,3 +65,23 @@ func ChartFrom(t testing.TB, outs []schema.Output) string {
 	write("values.yaml", values.String())
 	return dir
 }
+
+// FourErrors is a values file for charts/dpps with one error of each kind
+// lint reports: a value out of bounds (line 5), a wrong type (line 10), an
+// unknown key (line 13) and, the storage fixture being off (line 12), a
+// missing external endpoint: global.externals (line 2) lacks storage.
+const FourErrors = `global:
+  externals:
+    dirac-database:
+      host: db.example.org
+      port: 70000
+  secrets:
+    backend: chart
+bdms:
+  rucio-db:
+    enabled: "no"
+storage:
+  enabled: false
+bdsm:
+  enabled: true
+`
