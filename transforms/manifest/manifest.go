@@ -16,10 +16,20 @@ import (
 // post-renderer; Helm strips it again afterwards.
 const HelmFilenameAnnotation = "postrenderer.helm.sh/postrender-filename"
 
+// SourceAnnotation holds the template path on the object itself, as in
+// Helm's "# Source:": the dpps chart stamps it on every object it renders,
+// and the provenance transform on every object whose template it knows. It
+// is what survives tools that drop comments (kustomize).
+const SourceAnnotation = "dpps.ctao.org/source"
+
 var sourceComment = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
 
 // Source returns the template an object was rendered from: Helm's
-// `# Source:` comment, or else Helm 4's filename annotation.
+// `# Source:` comment, or else Helm 4's filename annotation, or else the
+// object's own SourceAnnotation. What Helm says comes first: an annotation
+// copied into a template from elsewhere cannot override it. On dpps-render's
+// output all three agree, so reading that output again, with or without its
+// comments, finds the same template.
 func Source(obj *yaml.RNode) string {
 	doc := obj.Document()
 	comments := doc.HeadComment
@@ -30,8 +40,10 @@ func Source(obj *yaml.RNode) string {
 		return m[1]
 	}
 	if a := Field(Field(obj.YNode(), "metadata"), "annotations"); a != nil {
-		if v := Field(a, HelmFilenameAnnotation); v != nil {
-			return v.Value
+		for _, key := range []string{HelmFilenameAnnotation, SourceAnnotation} {
+			if v := Field(a, key); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" {
+				return v.Value
+			}
 		}
 	}
 	return ""

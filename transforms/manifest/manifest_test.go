@@ -26,19 +26,28 @@ func TestParseSource(t *testing.T) {
 }
 
 func TestSource(t *testing.T) {
-	tests := map[string]string{
-		"comment":           "# Source: a/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata: {name: a}\n",
-		"helm 4 annotation": "apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    postrenderer.helm.sh/postrender-filename: a/templates/x.yaml\n",
-		"comment wins":      "# Source: a/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    postrenderer.helm.sh/postrender-filename: other.yaml\n",
+	const want = "a/templates/x.yaml"
+	tests := map[string]struct{ in, want string }{
+		"comment":           {"# Source: a/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", want},
+		"helm 4 annotation": {"apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    postrenderer.helm.sh/postrender-filename: a/templates/x.yaml\n", want},
+		"comment wins":      {"# Source: a/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    postrenderer.helm.sh/postrender-filename: other.yaml\n", want},
+		// What kustomize passes on: comments dropped, the chart's (or an
+		// earlier run's) annotation kept.
+		"own annotation":                         {"apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    dpps.ctao.org/source: a/templates/x.yaml\n", want},
+		"comment beats own annotation":           {"# Source: a/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    dpps.ctao.org/source: other.yaml\n", want},
+		"helm 4 annotation beats own annotation": {"apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    dpps.ctao.org/source: other.yaml\n    postrenderer.helm.sh/postrender-filename: a/templates/x.yaml\n", want},
+		"empty helm 4 annotation":                {"apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    postrenderer.helm.sh/postrender-filename: \"\"\n    dpps.ctao.org/source: a/templates/x.yaml\n", want},
+		"none":                                   {"apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    dpps.ctao.org/component: a\n", ""},
+		"not a string":                           {"apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  annotations:\n    dpps.ctao.org/source: {a: b}\n", ""},
 	}
-	for name, in := range tests {
+	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			n, err := yaml.Parse(in)
+			n, err := yaml.Parse(tc.in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := Source(n); got != "a/templates/x.yaml" {
-				t.Errorf("Source = %q", got)
+			if got := Source(n); got != tc.want {
+				t.Errorf("Source = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -19,11 +19,11 @@ const Prefix = "dpps.ctao.org/"
 // The annotations and the label this transform sets.
 const (
 	PartOfLabel          = "app.kubernetes.io/part-of"
-	SourceAnnotation     = Prefix + "source"      // template path, as in Helm's "# Source:"
-	ComponentAnnotation  = Prefix + "component"   // subchart path, or the chart for its own templates
-	ChartAnnotation      = Prefix + "chart"       // <chart>-<version>
-	RenderedByAnnotation = Prefix + "rendered-by" // dpps-render <version>
-	ImagesAnnotation     = Prefix + "images"      // comma-separated, init containers first
+	SourceAnnotation     = manifest.SourceAnnotation // template path, as in Helm's "# Source:"
+	ComponentAnnotation  = Prefix + "component"      // subchart path, or the chart for its own templates
+	ChartAnnotation      = Prefix + "chart"          // <chart>-<version>
+	RenderedByAnnotation = Prefix + "rendered-by"    // dpps-render <version>
+	ImagesAnnotation     = Prefix + "images"         // comma-separated, init containers first
 )
 
 // helmChartLabel is the label Helm's chart conventions put on every object.
