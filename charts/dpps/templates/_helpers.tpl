@@ -74,6 +74,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/*
+The annotation dpps.ctao.org/source every object carries on its own
+metadata (never on a pod template or a volumeClaimTemplate): the template
+the object is rendered from, exactly as Helm writes it in "# Source:"
+(dpps/charts/bdms/templates/server.yaml). Tools that re-serialise the
+stream (kustomize) drop that comment but keep annotations; dpps-render then
+reads the template path from here. Called with the root context of the
+template being rendered (`$`, or the `ctx` a define was given), whose
+.Template.Name is that template even inside a define:
+include "dpps.sourceAnnotation" $
+*/}}
+{{- define "dpps.sourceAnnotation" -}}
+dpps.ctao.org/source: {{ .Template.Name }}
+{{- end -}}
+
+{{/*
 Image reference from {registry, repository, tag, digest}. When the site sets
 the external `registry` interface (global.externals.registry.host) every
 image is pulled from that mirror instead of its public registry, the
@@ -270,6 +285,7 @@ metadata:
     dpps.ctao.org/credential: "true"
   annotations:
     helm.sh/resource-policy: keep
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
 type: Opaque
 data:
   {{- $data := get $secrets $name }}
@@ -468,6 +484,8 @@ metadata:
   name: {{ $svc }}
   labels:
     {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
 spec:
   type: ClusterIP
   selector:
@@ -481,6 +499,8 @@ metadata:
   name: {{ $svc }}-hl
   labels:
     {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
 spec:
   type: ClusterIP
   clusterIP: None
@@ -496,6 +516,8 @@ metadata:
   name: {{ include "dpps.fullname" (dict "ctx" $ctx "component" $c) }}
   labels:
     {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
 spec:
   replicas: 1
   serviceName: {{ $svc }}-hl
@@ -616,6 +638,7 @@ metadata:
     {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
   annotations:
     {{- include "dpps.keepAnnotations" $ctx | nindent 4 }}
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
 spec:
   accessModes:
     {{- toYaml $b.persistence.accessModes | nindent 4 }}
@@ -632,6 +655,8 @@ metadata:
   name: {{ include "dpps.versionedJobName" (dict "ctx" $ctx "component" $c) }}
   labels:
     {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
 spec:
   backoffLimit: {{ $b.backoffLimit }}
   template:
