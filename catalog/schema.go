@@ -3,19 +3,16 @@ package catalog
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"sync"
 
 	invopop "github.com/invopop/jsonschema"
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/ctao/dpps-deploy/internal/godoc"
+	"github.com/ctao/dpps-deploy/internal/schemacheck"
 )
 
 // SchemaFile is where dpps-schemagen writes the catalog's JSON Schema,
@@ -66,15 +63,7 @@ var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	parsed, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(SchemaID, parsed); err != nil {
-		return nil, err
-	}
-	return c.Compile(SchemaID)
+	return schemacheck.Compile(SchemaID, doc)
 })
 
 func validateSchema(data []byte) error {
@@ -82,43 +71,8 @@ func validateSchema(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("catalog schema: %w", err)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("catalog: %w", err)
-	}
-	if err := sch.Validate(inst); err != nil {
-		return fmt.Errorf("catalog: %s", describe(err))
+	if err := schemacheck.Validate(sch, data); err != nil {
+		return fmt.Errorf("catalog: %s", schemacheck.Describe(err, "\n"))
 	}
 	return nil
-}
-
-var printer = message.NewPrinter(language.English)
-
-// describe lists the leaf causes of a validation error, one per line.
-func describe(err error) string {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return err.Error()
-	}
-	var lines []string
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
-			var p strings.Builder
-			for _, t := range e.InstanceLocation {
-				p.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
-			}
-			ptr := p.String()
-			if ptr == "" {
-				ptr = "/"
-			}
-			lines = append(lines, ptr+": "+e.ErrorKind.LocalizedString(printer))
-			return
-		}
-		for _, c := range e.Causes {
-			walk(c)
-		}
-	}
-	walk(ve)
-	return strings.Join(lines, "\n")
 }

@@ -126,7 +126,7 @@ func lookup(name string) (Registration, bool) {
 }
 
 // DecodeConfig decodes a YAML or JSON config strictly: unknown fields are
-// errors. Validation against the JSON Schema happens before, in package schema.
+// errors. LoadConfig validates against the JSON Schema first.
 func DecodeConfig(data []byte) (*Config, error) {
 	var cfg Config
 	if len(bytes.TrimSpace(data)) == 0 {

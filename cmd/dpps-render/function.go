@@ -5,24 +5,19 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ctao/dpps-deploy/schema"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
 )
 
-// asFunction reads stdin and, when it is a KRM ResourceList (dpps-render
-// invoked as a kustomize or kpt exec function), runs the function and
-// returns its exit code with ok true. Otherwise it returns a reader that
-// replays stdin for the post-renderer path.
-func asFunction(opts options, stdin io.Reader, stdout, stderr io.Writer) (replay io.Reader, code int, ok bool) {
+// readInput reads all of stdin: dpps-render looks at the whole input before
+// choosing the post-renderer or the KRM function path. replay gives the
+// post-renderer path the same bytes, then the read error if there was one.
+func readInput(stdin io.Reader) (data []byte, replay io.Reader) {
 	data, err := io.ReadAll(stdin)
 	if err != nil {
-		return io.MultiReader(bytes.NewReader(data), errReader{err}), 0, false
+		return data, io.MultiReader(bytes.NewReader(data), errReader{err})
 	}
-	if !krm.IsResourceList(data) {
-		return bytes.NewReader(data), 0, false
-	}
-	return nil, runFunction(opts, data, stdout, stderr), true
+	return data, bytes.NewReader(data)
 }
 
 type errReader struct{ err error }
@@ -45,7 +40,7 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 	var cfg *transforms.Config
 	if opts.configFile != "" {
 		cfg, err = loadConfig(opts)
-	} else if cfg, err = krm.Config(in.FunctionConfig, schema.LoadRenderConfig); err == nil {
+	} else if cfg, err = krm.Config(in.FunctionConfig); err == nil {
 		cfg = overrideConfig(cfg, opts)
 	}
 	if err != nil {

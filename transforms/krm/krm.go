@@ -120,14 +120,9 @@ func isNull(n *yaml.RNode) bool {
 	return n == nil || n.YNode() == nil || n.YNode().Tag == yaml.NodeTagNull
 }
 
-// ConfigLoader validates a config file's text and decodes it; the command
-// passes schema.LoadRenderConfig (schema imports transforms, so this package
-// takes it as a parameter rather than importing it).
-type ConfigLoader func(name string, data []byte) (*transforms.Config, error)
-
 // Config returns the dpps-render config a function config holds (see the
 // package documentation for the two shapes); nil fc gives the defaults.
-func Config(fc *yaml.RNode, load ConfigLoader) (*transforms.Config, error) {
+func Config(fc *yaml.RNode) (*transforms.Config, error) {
 	if fc == nil {
 		return &transforms.Config{}, nil
 	}
@@ -146,7 +141,7 @@ func Config(fc *yaml.RNode, load ConfigLoader) (*transforms.Config, error) {
 			}
 			text = v
 		}
-		return load(what+" data."+ConfigMapKey, []byte(text))
+		return transforms.LoadConfig(what+" data."+ConfigMapKey, []byte(text))
 	case kind == ConfigKind && api == ConfigAPIVersion:
 		body := fc.Copy()
 		for _, f := range []string{"apiVersion", "kind", "metadata"} {
@@ -161,7 +156,7 @@ func Config(fc *yaml.RNode, load ConfigLoader) (*transforms.Config, error) {
 		if len(body.YNode().Content) == 0 {
 			text = ""
 		}
-		return load(what, []byte(text))
+		return transforms.LoadConfig(what, []byte(text))
 	default:
 		return nil, fmt.Errorf("%s: unsupported functionConfig %s %s: want a ConfigMap (the config under data.%s) or %s %s",
 			what, api, kind, ConfigMapKey, ConfigAPIVersion, ConfigKind)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ctao/dpps-deploy/schema"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
 )
@@ -48,7 +47,7 @@ func run(t *testing.T, text string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cfg, err := krm.Config(in.FunctionConfig, schema.LoadRenderConfig)
+	cfg, err := krm.Config(in.FunctionConfig)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,86 @@
+package transforms
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"reflect"
+	"strings"
+	"sync"
+
+	invopop "github.com/invopop/jsonschema"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ctao/dpps-deploy/internal/schemacheck"
+)
+
+// ConfigSchemaID is the $id of the config file's JSON Schema.
+const ConfigSchemaID = "https://dpps.ctao.org/schema/dpps-render.config.schema.json"
+
+// ConfigSchema returns the JSON Schema (2020-12) of the config file,
+// generated from Config; comments (invopop's CommentMap, from the Go doc
+// comments) become descriptions and may be nil. dpps-schemagen writes it,
+// with comments, to schema/dpps-render.config.schema.json.
+func ConfigSchema(comments map[string]string, header string) ([]byte, error) {
+	r := &invopop.Reflector{ExpandedStruct: true, Namer: qualifiedName, CommentMap: comments}
+	s := r.ReflectFromType(reflect.TypeOf(Config{}))
+	s.ID = ConfigSchemaID
+	s.Title = "dpps-render configuration"
+	s.Comments = header
+	if p, ok := s.Properties.Get("transforms"); ok {
+		p.Items.Enum = nil
+		for _, n := range Names() {
+			p.Items.Enum = append(p.Items.Enum, n)
+		}
+	}
+	out, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// qualifiedName keeps the config types of different transforms, all named
+// Config, apart in $defs: provenance.Config becomes "ProvenanceConfig".
+func qualifiedName(t reflect.Type) string {
+	pkg := path.Base(t.PkgPath())
+	if pkg == "" || pkg == "." {
+		return t.Name()
+	}
+	return strings.ToUpper(pkg[:1]) + pkg[1:] + t.Name()
+}
+
+// compiledConfigSchema is the schema without descriptions, which do not
+// change what it accepts.
+var compiledConfigSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	doc, err := ConfigSchema(nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return schemacheck.Compile(ConfigSchemaID, doc)
+})
+
+// LoadConfig validates a config file (YAML or JSON) against the config's
+// JSON Schema, then decodes it; name is how errors refer to it.
+func LoadConfig(name string, data []byte) (*Config, error) {
+	sch, err := compiledConfigSchema()
+	if err != nil {
+		return nil, err
+	}
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if string(js) == "null" {
+		js = []byte("{}") // an empty file: the defaults
+	}
+	if err := schemacheck.Validate(sch, js); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, schemacheck.Describe(err, "; "))
+	}
+	cfg, err := DecodeConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
