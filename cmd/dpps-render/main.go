@@ -7,14 +7,20 @@ import (
 	"io"
 	"os"
 
-	"github.com/ctao/dpps-deploy/schema"
 	"github.com/ctao/dpps-deploy/transforms"
+	"github.com/ctao/dpps-deploy/transforms/krm"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
 func main() {
+	// Only the process itself tunes its garbage collector, not the tests
+	// that call run in-process.
+	inputRead = tuneGC
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
+
+// inputRead, when set, is told the input's size once it is read.
+var inputRead func(size int)
 
 // Exit codes, as documented in --help.
 const (
@@ -37,10 +43,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
 		return exitUsage
 	}
+	data, stdin := readInput(stdin)
+	if inputRead != nil {
+		inputRead(len(data))
+	}
 	// A ResourceList on stdin: dpps-render runs as a KRM function (function.go).
-	stdin, code, isFunction := asFunction(opts, stdin, stdout, stderr)
-	if isFunction {
-		return code
+	if krm.IsResourceList(data) {
+		return runFunction(opts, data, stdout, stderr)
 	}
 	cfg, err := loadConfig(opts)
 	if err != nil {
@@ -84,7 +93,7 @@ func loadConfig(opts options) (*transforms.Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		if cfg, err = schema.LoadRenderConfig(opts.configFile, data); err != nil {
+		if cfg, err = transforms.LoadConfig(opts.configFile, data); err != nil {
 			return nil, err
 		}
 	}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -74,12 +75,12 @@ func RunLimited(in io.Reader, out io.Writer, steps []Step, limits Limits) (Stats
 		}
 		stats.Steps = append(stats.Steps, st)
 	}
-	var buf bytes.Buffer
-	if err := Write(&buf, nodes); err != nil {
+	docs, err := encode(nodes)
+	if err != nil {
 		return stats, err
 	}
 	stats.Out = len(nodes)
-	if _, err := out.Write(buf.Bytes()); err != nil {
+	if err := writeDocs(out, docs); err != nil {
 		return stats, fmt.Errorf("writing output: %w", err)
 	}
 	return stats, nil
@@ -90,33 +91,59 @@ const NoObjects = "# dpps-render: no objects\n"
 
 // Write encodes the objects as one YAML stream, each document opened by
 // `---` as Helm writes it, with the kyaml style (two-space indent, compact
-// sequences). Each document gets its own encoder: yaml.v3's encoder keeps
-// every event it has emitted, so one encoder for a large stream would hold
-// the whole stream's events in memory.
+// sequences). Every object is encoded before anything is written, so an
+// object that cannot be encoded leaves w untouched.
 func Write(w io.Writer, nodes []*yaml.RNode) error {
-	if len(nodes) == 0 {
+	docs, err := encode(nodes)
+	if err != nil {
+		return err
+	}
+	return writeDocs(w, docs)
+}
+
+// encode encodes each object into a document of its own, in parallel. Each
+// document gets its own encoder: yaml.v3's encoder keeps every event it
+// has emitted, so one encoder for a large stream would hold the whole
+// stream's events in memory.
+func encode(nodes []*yaml.RNode) ([][]byte, error) {
+	docs := make([][]byte, len(nodes))
+	errs := make([]error, len(nodes))
+	parallel(len(nodes), func(i int) {
+		doc := nodes[i].Document()
+		if doc.Kind != yaml.DocumentNode {
+			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
+		}
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		if err := enc.Encode(doc); err != nil {
+			errs[i] = fmt.Errorf("encoding object %d: %w", i+1, err)
+			return
+		}
+		errs[i] = enc.Close()
+		docs[i] = b.Bytes()
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first in stream order
+		}
+	}
+	return docs, nil
+}
+
+// writeDocs writes encoded documents as a stream.
+func writeDocs(w io.Writer, docs [][]byte) error {
+	if len(docs) == 0 {
 		// Helm 4 refuses an empty post-render; a comment-only stream is
 		// accepted by both Helm versions and read back as nothing.
 		_, err := io.WriteString(w, NoObjects)
 		return err
 	}
-	for i, n := range nodes {
-		doc := n.Document()
-		if doc.Kind != yaml.DocumentNode {
-			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
-		}
-		if _, err := io.WriteString(w, "---\n"); err != nil {
-			return err
-		}
-		enc := yaml.NewEncoder(w)
-		if err := enc.Encode(doc); err != nil {
-			return fmt.Errorf("encoding object %d: %w", i+1, err)
-		}
-		if err := enc.Close(); err != nil {
-			return err
-		}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for _, d := range docs {
+		bw.WriteString("---\n")
+		bw.Write(d)
 	}
-	return nil
+	return bw.Flush()
 }
 
 // Summary is a short human account of the run.

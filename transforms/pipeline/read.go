@@ -122,48 +122,82 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 		ids = identities{}
 	}
 	docIndex := 0
-	for _, c := range splitDocuments(data) {
-		dec := yaml.NewDecoder(bytes.NewReader(c.text))
-		for {
-			docIndex++
-			var doc yaml.Node
-			err := dec.Decode(&doc)
-			if errors.Is(err, io.EOF) {
-				docIndex--
-				break
-			}
-			if int64(docIndex) > maxObjects {
-				return nil, &LimitError{fmt.Sprintf("more than %d documents (raise the cap with --max-objects)", maxObjects)}
-			}
-			if err != nil {
-				return nil, c.yamlError(docIndex, err)
-			}
-			nodes, err := objects(&doc)
-			if err != nil {
-				var ie *InputError
-				if errors.As(err, &ie) {
-					ie.Doc, ie.Source = docIndex, c.source()
-					if ie.Line > 0 {
-						ie.Line += c.firstLine - 1
+	chunks := splitDocuments(data)
+	// Chunks are parsed in parallel, a batch at a time; numbering, the first
+	// error in stream order and the caps are settled here in order, and the
+	// batch bounds the parsing done past a cap.
+	for start := 0; start < len(chunks); start += parseBatch {
+		batch := chunks[start:min(start+parseBatch, len(chunks))]
+		parsed := make([][]parsedDoc, len(batch))
+		parallel(len(batch), func(i int) { parsed[i] = batch[i].parse() })
+		for i, c := range batch {
+			for _, d := range parsed[i] {
+				docIndex++
+				if int64(docIndex) > maxObjects {
+					return nil, &LimitError{fmt.Sprintf("more than %d documents (raise the cap with --max-objects)", maxObjects)}
+				}
+				if d.yamlErr != nil {
+					return nil, c.yamlError(docIndex, d.yamlErr)
+				}
+				if d.err != nil {
+					var ie *InputError
+					if errors.As(d.err, &ie) {
+						ie.Doc, ie.Source = docIndex, c.source()
+						if ie.Line > 0 {
+							ie.Line += c.firstLine - 1
+						}
+					}
+					return nil, d.err
+				}
+				if len(d.objects) == 0 {
+					r.Dropped++
+				}
+				for _, n := range d.objects {
+					if err := ids.add(n, docIndex, c); err != nil {
+						return nil, err
 					}
 				}
-				return nil, err
-			}
-			if len(nodes) == 0 {
-				r.Dropped++
-			}
-			for _, n := range nodes {
-				if err := ids.add(n, docIndex, c); err != nil {
-					return nil, err
+				out = append(out, d.objects...)
+				if int64(len(out)) > maxObjects {
+					return nil, &LimitError{fmt.Sprintf("more than %d objects (raise the cap with --max-objects)", maxObjects)}
 				}
-			}
-			out = append(out, nodes...)
-			if int64(len(out)) > maxObjects {
-				return nil, &LimitError{fmt.Sprintf("more than %d objects (raise the cap with --max-objects)", maxObjects)}
 			}
 		}
 	}
 	return out, nil
+}
+
+// parseBatch is the number of chunks parsed in parallel before their
+// documents are counted against the caps.
+const parseBatch = 1024
+
+// parsedDoc is one document of a chunk: its objects, or why it has none.
+type parsedDoc struct {
+	objects []*yaml.RNode
+	yamlErr error // the parser's error: the chunk ends here
+	err     error // the document parsed but is not acceptable
+}
+
+// parse decodes the documents of one chunk (normally one) and checks each;
+// it stops at the first that fails.
+func (c chunk) parse() []parsedDoc {
+	var docs []parsedDoc
+	dec := yaml.NewDecoder(bytes.NewReader(c.text))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			return append(docs, parsedDoc{yamlErr: err})
+		}
+		nodes, err := objects(&doc)
+		docs = append(docs, parsedDoc{objects: nodes, err: err})
+		if err != nil {
+			return docs
+		}
+	}
 }
 
 // chunk is the text from one `---` line to the next.
