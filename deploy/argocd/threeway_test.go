@@ -2,24 +2,21 @@ package argocd
 
 import (
 	"bytes"
-	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/internal/testutil"
 )
-
-// The annotations dpps-render derives from Helm's "# Source:" comments.
-// kustomize parses resources into maps before a function runs, dropping
-// every comment, so through kustomize dpps-render cannot stamp them.
-var sourceAnnotations = []string{"dpps.ctao.org/source", "dpps.ctao.org/component"}
 
 // helmRaw is helm template without a post-renderer: what kustomize's
 // resources (or helmCharts) start from.
@@ -75,47 +72,71 @@ func kustomize(t *testing.T, stream []byte, fn bool) []byte {
 	return out
 }
 
-// canonical decodes a kustomize output into one JSON document per object,
-// in order (keys sorted: kustomize keeps the key order it parsed, and adds
-// its own internal annotations to metadata before a function runs, so a
-// function's annotations land before the labels where the post-renderer's
-// come after them), without the two annotations; it returns how many
-// objects carried them.
-func canonical(t *testing.T, stream []byte) ([]string, int) {
+// The provenance every object rendered from a template carries: the
+// chart's dpps.ctao.org/source (its "# Source:"), and the component
+// dpps-render derives from it. dpps-render's transforms label the objects
+// they generate, which come from no template.
+const (
+	annSource      = "dpps.ctao.org/source"
+	annComponent   = "dpps.ctao.org/component"
+	labelGenerated = "dpps.ctao.org/generated"
+)
+
+var sourceComment = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
+
+// checkProvenance fails unless every object of stream but the generated
+// ones carries dpps.ctao.org/source and /component, equal to Helm's
+// "# Source:" comment where the document still has one.
+func checkProvenance(t *testing.T, what string, stream []byte) {
 	t.Helper()
-	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(stream), OmitReaderAnnotations: true}).Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	var stamped int
-	for _, n := range nodes {
-		m, err := n.Map()
-		if err != nil {
-			t.Fatal(err)
-		}
-		md, _ := m["metadata"].(map[string]any)
-		ann, _ := md["annotations"].(map[string]any)
-		var had bool
-		for _, a := range sourceAnnotations {
-			if _, ok := ann[a]; ok {
-				had = true
-				delete(ann, a)
+	var sourced, generated int
+	var bad []string
+	for i, doc := range testutil.Documents(stream) {
+		var obj struct {
+			Kind     string
+			Metadata struct {
+				Name        string
+				Labels      map[string]string
+				Annotations map[string]string
 			}
 		}
-		if had {
-			stamped++
-			if len(ann) == 0 {
-				delete(md, "annotations")
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatalf("%s: document %d: %v", what, i+1, err)
+		}
+		if obj.Kind == "" {
+			continue // before the first "---"
+		}
+		md := obj.Metadata
+		if md.Labels[labelGenerated] != "" {
+			generated++
+			continue
+		}
+		var lacks []string
+		for _, a := range []string{annSource, annComponent} {
+			if md.Annotations[a] == "" {
+				lacks = append(lacks, a)
 			}
 		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
+		src := md.Annotations[annSource]
+		m := sourceComment.FindStringSubmatch(doc)
+		switch {
+		case len(lacks) > 0:
+			bad = append(bad, fmt.Sprintf("%s %s lacks %v", obj.Kind, md.Name, lacks))
+		case m != nil && m[1] != src:
+			bad = append(bad, fmt.Sprintf("%s %s: %s %q, but # Source: %q", obj.Kind, md.Name, annSource, src, m[1]))
+		default:
+			sourced++
 		}
-		out = append(out, string(b))
 	}
-	return out, stamped
+	if len(bad) > 0 {
+		if len(bad) > 5 {
+			bad = append(bad[:5], fmt.Sprintf("and %d more", len(bad)-5))
+		}
+		t.Errorf("%s:\n  %s", what, strings.Join(bad, "\n  "))
+	}
+	if sourced == 0 || generated == 0 {
+		t.Errorf("%s: %d objects from templates with their provenance, %d generated: want some of each", what, sourced, generated)
+	}
 }
 
 // TestThreeEntryPoints is the proof of docs/gitops.md for every site of the
@@ -127,15 +148,20 @@ func canonical(t *testing.T, stream []byte) ([]string, int) {
 //  3. kustomize: helm template's plain output as a resource, dpps-render as
 //     an exec KRM function, in kustomize's own engine (krusty).
 //
-// 1 and 2 must be byte-identical. 3 cannot be: kustomize drops comments
-// (Helm's "# Source:") and reserialises objects (sorted keys, its own
-// style) before the function runs, so dpps-render cannot stamp
-// dpps.ctao.org/source and dpps.ctao.org/component there. 3 is therefore
-// compared with 1 after kustomize's own normalisation (1 built by the same
-// engine without a function), object by object in canonical JSON (sorted
-// keys: see canonical for why key order differs), with those two
-// annotations removed from 1; then every object must be byte-identical:
-// every other annotation, label, field, generated object and the order.
+// 1 and 2 must be byte-identical. 3 must be byte-identical to what
+// kustomize makes of 1 (the same engine over 1, without a function): every
+// annotation, dpps.ctao.org/source and /component included (the chart
+// stamps the template path as an annotation, which kustomize keeps where
+// it drops Helm's "# Source:" comment), every label, field and generated
+// object, in the same order. And kustomize must change nothing in 1 but the
+// serialisation: its output over 1 is byte-identical to 1 decoded and
+// re-encoded independently (testutil.KustomizeStyle). 3 cannot equal 1
+// itself byte for byte, for a reason inside kustomize: it writes every
+// object through JSON (resource.AsYAML), so comments are gone, keys come
+// out sorted and scalars and lists in sigs.k8s.io/yaml's style, whatever
+// the input; 1 keeps Helm's comments and the chart's key order. Last, the
+// two annotations are on every object from a template, in 1 (equal to its
+// "# Source:" comment), 2 (same bytes) and 3.
 func TestThreeEntryPoints(t *testing.T) {
 	for _, app := range SiteApps(t) {
 		t.Run(app.Site, func(t *testing.T) {
@@ -148,30 +174,25 @@ func TestThreeEntryPoints(t *testing.T) {
 				t.Fatalf("plugin generate: %v", err)
 			}
 			if !bytes.Equal(argoOut, helmOut) {
-				t.Errorf("Argo CD plugin output (%d bytes) differs from helm --post-renderer (%d bytes)", len(argoOut), len(helmOut))
+				t.Errorf("Argo CD plugin output (%d bytes) differs from helm --post-renderer (%d bytes) at %s",
+					len(argoOut), len(helmOut), testutil.FirstDiff(argoOut, helmOut))
 			}
 			if !bytes.Contains(helmOut, []byte("."+app.Site+".example.org")) {
 				t.Errorf("the render holds no endpoint of %s", app.Site)
 			}
+			checkProvenance(t, "helm --post-renderer", helmOut)
 
-			want, stamped := canonical(t, kustomize(t, helmOut, false))
-			if stamped == 0 {
-				t.Fatalf("no object of the post-renderer's output carries %v", sourceAnnotations)
+			krmOut := kustomize(t, helmRaw(t, app.Values...), true)
+			want := kustomize(t, helmOut, false)
+			if !bytes.Equal(krmOut, want) {
+				t.Errorf("the KRM function through kustomize (%d bytes) differs from kustomize over helm --post-renderer (%d bytes) at %s",
+					len(krmOut), len(want), testutil.FirstDiff(krmOut, want))
 			}
-			got, n := canonical(t, kustomize(t, helmRaw(t, app.Values...), true))
-			if n != 0 {
-				t.Errorf("%d objects of the KRM function's output carry %v, which kustomize makes impossible: the premise changed, update this test and docs/gitops.md",
-					n, sourceAnnotations)
+			if style := testutil.KustomizeStyle(t, helmOut); !bytes.Equal(want, style) {
+				t.Errorf("kustomize changed more than the serialisation of helm --post-renderer's output: at %s",
+					testutil.FirstDiff(want, style))
 			}
-			if len(got) != len(want) {
-				t.Errorf("KRM function through kustomize: %d objects, post-renderer: %d", len(got), len(want))
-			}
-			for i := range min(len(got), len(want)) {
-				if got[i] != want[i] {
-					t.Fatalf("object %d: KRM function through kustomize differs from the post-renderer (after kustomize, minus %v):\n got %s\nwant %s",
-						i+1, sourceAnnotations, got[i], want[i])
-				}
-			}
+			checkProvenance(t, "KRM function through kustomize", krmOut)
 		})
 	}
 }

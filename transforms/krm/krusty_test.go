@@ -2,17 +2,14 @@ package krm_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/internal/testutil"
 )
@@ -81,20 +78,23 @@ func fnAnnotation(render string) string {
 
 // TestKustomizeExecFunction runs dpps-render as an exec function in
 // kustomize's engine over the ci render, with each shape of function config,
-// and compares the objects with dpps-render as Helm's post-renderer.
+// and compares the result with dpps-render as Helm's post-renderer.
 //
-// kustomize parses resources into maps: it drops every comment (Helm's
-// "# Source:" included) and writes keys sorted. The comparison is therefore
-// on decoded objects, in order; and because the function never sees
-// "# Source:", the two annotations derived from it (dpps.ctao.org/source and
-// dpps.ctao.org/component) are absent from the kustomize path and removed
-// from the post-renderer's objects before comparing. Everything else (every
-// transform's output, generated objects and their order) must be equal.
+// kustomize drops every comment (Helm's "# Source:" included) before the
+// function runs, and writes every object through JSON (sorted keys, its own
+// scalar style). The chart stamps each object's template path as the
+// annotation dpps.ctao.org/source, which kustomize keeps, so the function
+// still stamps dpps.ctao.org/component: its output must be byte-identical to
+// the post-renderer's written as kustomize writes (testutil.KustomizeStyle),
+// every transform's output, annotation, generated object and the order.
 func TestKustomizeExecFunction(t *testing.T) {
 	render := renderer(t)
 	helm := testutil.Tool(t, "DPPS_HELM3")
 	raw := helmTemplate(t, helm, "examples/ci/values.yaml")
-	want := postRender(t, render, raw)
+	want := testutil.KustomizeStyle(t, postRender(t, render, raw))
+	if !bytes.Contains(want, []byte("\n    dpps.ctao.org/component: bdms\n")) {
+		t.Fatal("the post-renderer's output has no dpps.ctao.org/component: bdms")
+	}
 	configs := map[string]string{
 		"typed":     "apiVersion: dpps.ctao.org/v1alpha1\nkind: RenderConfig\nmetadata:\n  name: dpps-render\n" + fnAnnotation(render) + "provenance: {partOf: dpps}\n",
 		"configmap": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dpps-render\n" + fnAnnotation(render) + "data:\n  config.yaml: |\n    provenance: {partOf: dpps}\n",
@@ -102,7 +102,10 @@ func TestKustomizeExecFunction(t *testing.T) {
 	for name, fc := range configs {
 		t.Run(name, func(t *testing.T) {
 			got := KustomizeFunction(t, render, raw, fc)
-			CompareObjects(t, DropSourceAnnotations(Objects(t, want)), Objects(t, got))
+			if !bytes.Equal(got, want) {
+				t.Errorf("kustomize with the function (%d bytes) differs from the post-renderer's output as kustomize writes it (%d bytes) at %s",
+					len(got), len(want), testutil.FirstDiff(got, want))
+			}
 		})
 	}
 }
@@ -125,48 +128,4 @@ func postRender(t *testing.T, render string, raw []byte) []byte {
 		t.Fatalf("dpps-render: %v\n%s", err, stderr.String())
 	}
 	return stdout.Bytes()
-}
-
-// Objects decodes a YAML stream into generic objects, in order: what the API
-// server would receive, without comments or key order.
-func Objects(t *testing.T, stream []byte) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, doc := range strings.Split("\n"+string(stream), "\n---\n") {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(doc+"\n"), &m); err != nil {
-			t.Fatalf("decode: %v", err)
-		}
-		if m != nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// DropSourceAnnotations removes the annotations derived from Helm's
-// "# Source:" comments, which kustomize never passes to a function.
-func DropSourceAnnotations(objs []map[string]any) []map[string]any {
-	for _, o := range objs {
-		md, _ := o["metadata"].(map[string]any)
-		ann, _ := md["annotations"].(map[string]any)
-		delete(ann, "dpps.ctao.org/source")
-		delete(ann, "dpps.ctao.org/component")
-	}
-	return objs
-}
-
-// CompareObjects fails on the first object that differs.
-func CompareObjects(t *testing.T, want, got []map[string]any) {
-	t.Helper()
-	if len(want) != len(got) {
-		t.Errorf("%d objects, want %d", len(got), len(want))
-	}
-	for i := range min(len(want), len(got)) {
-		w, _ := json.Marshal(want[i])
-		g, _ := json.Marshal(got[i])
-		if !bytes.Equal(w, g) {
-			t.Fatalf("object %d differs:\n got %s\nwant %s", i+1, g, w)
-		}
-	}
 }
