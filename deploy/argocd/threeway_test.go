@@ -159,9 +159,11 @@ func checkProvenance(t *testing.T, what string, stream []byte) {
 // itself byte for byte, for a reason inside kustomize: it writes every
 // object through JSON (resource.AsYAML), so comments are gone, keys come
 // out sorted and scalars and lists in sigs.k8s.io/yaml's style, whatever
-// the input; 1 keeps Helm's comments and the chart's key order. Last, the
-// two annotations are on every object from a template, in 1 (equal to its
-// "# Source:" comment), 2 (same bytes) and 3.
+// the input; 1 keeps Helm's comments and the chart's key order. The two
+// annotations are on every object from a template, in 1 (equal to its
+// "# Source:" comment), 2 (same bytes) and 3. Last, 3 through kustomize
+// with the function again (no comment left, the template path read from
+// dpps.ctao.org/source) comes out unchanged.
 func TestThreeEntryPoints(t *testing.T) {
 	for _, app := range SiteApps(t) {
 		t.Run(app.Site, func(t *testing.T) {
@@ -193,6 +195,9 @@ func TestThreeEntryPoints(t *testing.T) {
 					testutil.FirstDiff(want, style))
 			}
 			checkProvenance(t, "KRM function through kustomize", krmOut)
+			if again := kustomize(t, krmOut, true); !bytes.Equal(again, krmOut) {
+				t.Errorf("the KRM function over its own output through kustomize changed it at %s", testutil.FirstDiff(again, krmOut))
+			}
 		})
 	}
 }
