@@ -59,7 +59,7 @@ test: check unit fuzz e2e
 # input otherwise stalls the short CI runs.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
-	./transforms/pipeline:FuzzReadWrite \
+	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
 	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzAllTransforms \
 	./schema:FuzzLintPositions

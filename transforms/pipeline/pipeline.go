@@ -101,10 +101,11 @@ func Write(w io.Writer, nodes []*yaml.RNode) error {
 	return writeDocs(w, docs)
 }
 
-// encode encodes each object into a document of its own, in parallel. Each
-// document gets its own encoder: yaml.v3's encoder keeps every event it
-// has emitted, so one encoder for a large stream would hold the whole
-// stream's events in memory.
+// encode encodes each object into a document of its own, in parallel, with
+// the direct writer (emit.go) where it applies and yaml.v3 elsewhere. Each
+// document gets its own yaml.v3 encoder: it keeps every event it has
+// emitted, so one encoder for a large stream would hold the whole stream's
+// events in memory.
 func encode(nodes []*yaml.RNode) ([][]byte, error) {
 	docs := make([][]byte, len(nodes))
 	errs := make([]error, len(nodes))
@@ -113,14 +114,14 @@ func encode(nodes []*yaml.RNode) ([][]byte, error) {
 		if doc.Kind != yaml.DocumentNode {
 			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
 		}
-		var b bytes.Buffer
-		enc := yaml.NewEncoder(&b)
-		if err := enc.Encode(doc); err != nil {
-			errs[i] = fmt.Errorf("encoding object %d: %w", i+1, err)
+		if out, ok := fastEncode(doc, nil); ok {
+			docs[i] = out
 			return
 		}
-		errs[i] = enc.Close()
-		docs[i] = b.Bytes()
+		docs[i], errs[i] = encodeYAMLv3(doc)
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("encoding object %d: %w", i+1, errs[i])
+		}
 	})
 	for _, err := range errs {
 		if err != nil {
@@ -128,6 +129,19 @@ func encode(nodes []*yaml.RNode) ([][]byte, error) {
 		}
 	}
 	return docs, nil
+}
+
+// encodeYAMLv3 encodes a document with yaml.v3 in the kyaml style.
+func encodeYAMLv3(doc *yaml.Node) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // writeDocs writes encoded documents as a stream.

@@ -1,0 +1,162 @@
+package pipeline
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/internal/benchdata"
+	"github.com/ctao/dpps-deploy/internal/testutil"
+)
+
+// sameAsYAMLv3 fails when the direct writer takes a document and writes
+// other bytes than yaml.v3; it reports whether the writer took it.
+func sameAsYAMLv3(t *testing.T, n *yaml.RNode) bool {
+	t.Helper()
+	doc := n.Document()
+	want, err := encodeYAMLv3(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := fastEncode(doc, nil)
+	if ok && !bytes.Equal(got, want) {
+		t.Fatalf("the direct writer differs from yaml.v3: %s\n--- direct\n%s--- yaml.v3\n%s", testutil.FirstDiff(got, want), got, want)
+	}
+	return ok
+}
+
+func readAll(t testing.TB, stream []byte) []*yaml.RNode {
+	t.Helper()
+	nodes, err := (&Reader{Input: bytes.NewReader(stream)}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodes
+}
+
+// TestFastEncodeMatchesYAMLv3 holds the direct writer to yaml.v3's bytes on
+// every document of the real charts' renders, the benchmark streams and
+// hand-made edge cases, and checks that it takes most real documents (or
+// it would be dead weight).
+func TestFastEncodeMatchesYAMLv3(t *testing.T) {
+	streams := map[string][]byte{
+		"bench": benchdata.StreamWithCatalog(200),
+		"edge cases": []byte(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: edge
+  # a comment
+  labels: {}
+data:
+  empty: ""
+  null1:
+  null2: null
+  bool: true
+  strbool: "true"
+  strint: "8080"
+  int: 8080
+  neg: -1
+  zero: 0
+  octal: 0777
+  float: 1.5
+  version: 1.2.3
+  colon: "a: b"
+  hash: "a #b"
+  lead: " x"
+  trail: "x "
+  quote: it's
+  dq: "say \"hi\""
+  star: "*x"
+  dash: "- x"
+  dashword: -x
+  yes: y
+  tilde: "~"
+  key with spaces: v
+  "quoted: key": v
+  long: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp
+  longword: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+  script: |
+    #!/bin/sh
+    echo hi
+
+    exit 0
+  nofinal: |-
+    a
+    b
+  leading: |2
+     indented
+  keep: |+
+    a
+
+  tabs: "a\tb"
+  utf8: "é"
+  list:
+  - a
+  - - b
+    - c
+  - {}
+  - []
+  - k: v
+    l:
+    - m
+  flow: [a, b]
+  flowmap: {a: 1, "b c": [x, "y,z", ""], d: {}}
+  merge:
+    <<: {a: b}
+  date: 2001-12-14
+  hex: 0x1F
+  under: 1_000
+  dot: .5
+  dotword: .x
+  plus: +1
+  exp: 1e3
+  ip: 10.0.0.0/8
+  seqval:
+  - name: x
+    # before image
+    image: y
+`),
+	}
+	for _, f := range testutil.CorpusFiles(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[f] = data
+	}
+	var took, total int
+	for name, stream := range streams {
+		t.Run(name, func(t *testing.T) {
+			for _, n := range readAll(t, stream) {
+				total++
+				if sameAsYAMLv3(t, n) {
+					took++
+				}
+			}
+		})
+	}
+	t.Logf("the direct writer took %d of %d documents", took, total)
+	if took*2 < total {
+		t.Errorf("the direct writer took only %d of %d documents", took, total)
+	}
+}
+
+// FuzzFastEncode: for every document that reads, the direct writer either
+// declines it or writes yaml.v3's bytes.
+func FuzzFastEncode(f *testing.F) {
+	f.Add("apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  labels: {x: 'y'}\ndata:\n  k: |\n    v\n")
+	f.Add("apiVersion: v1\nkind: A\nmetadata: {name: a}\nspec:\n  l:\n  - - a\n    - b: c\n  s: \"x: y\"\n")
+	f.Add("# Source: c/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata:\n  name: a\n  # c\n  n: -1\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		nodes, err := (&Reader{Input: strings.NewReader(in)}).Read()
+		if err != nil {
+			return
+		}
+		for _, n := range nodes {
+			sameAsYAMLv3(t, n)
+		}
+	})
+}
