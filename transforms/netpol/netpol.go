@@ -18,7 +18,6 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
@@ -342,11 +341,7 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 	}
 	out := make([]*yaml.RNode, 0, len(g.out))
 	for _, o := range g.out {
-		data, err := sigsyaml.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		n, err := yaml.Parse(string(data))
+		n, err := toNode(o)
 		if err != nil {
 			return nil, err
 		}
