@@ -9,10 +9,9 @@ import (
 	"sync"
 
 	invopop "github.com/invopop/jsonschema"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/ctao/dpps-deploy/internal/godoc"
-	"github.com/ctao/dpps-deploy/internal/schemacheck"
+	"github.com/ctao/dpps-deploy/internal/minischema"
 )
 
 // SchemaFile is where dpps-schemagen writes the catalog's JSON Schema,
@@ -58,12 +57,12 @@ const importPath = "github.com/ctao/dpps-deploy/catalog"
 
 func uint64Ptr(v uint64) *uint64 { return &v }
 
-var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
+var compiled = sync.OnceValues(func() (*minischema.Schema, error) {
 	doc, err := JSONSchema("", "")
 	if err != nil {
 		return nil, err
 	}
-	return schemacheck.Compile(SchemaID, doc)
+	return minischema.Compile(doc)
 })
 
 func validateSchema(data []byte) error {
@@ -71,8 +70,11 @@ func validateSchema(data []byte) error {
 	if err != nil {
 		return fmt.Errorf("catalog schema: %w", err)
 	}
-	if err := schemacheck.Validate(sch, data); err != nil {
-		return fmt.Errorf("catalog: %s", schemacheck.Describe(err, "\n"))
+	if err := sch.Validate(data); err != nil {
+		if ve, ok := err.(*minischema.ValidationError); ok {
+			return fmt.Errorf("catalog: %s", ve.Describe("\n"))
+		}
+		return fmt.Errorf("catalog: %w", err)
 	}
 	return nil
 }

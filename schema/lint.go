@@ -19,8 +19,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"sigs.k8s.io/yaml"
-
-	"github.com/ctao/dpps-deploy/internal/schemacheck"
 )
 
 // Problem is one lint finding: where in which file, the JSON pointer into
@@ -100,7 +98,7 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 		if v, ok := merged[key]; ok && v != nil {
 			if _, isMap := v.(map[string]any); !isMap {
 				file, line, col := locate(srcs, []string{key}, false)
-				problems = append(problems, Problem{File: file, Line: line, Column: col, Pointer: schemacheck.Pointer([]string{key}),
+				problems = append(problems, Problem{File: file, Line: line, Column: col, Pointer: pointer([]string{key}),
 					Message: fmt.Sprintf("got %s, want object (the values of %s)", jsonType(v), key), Keyword: "type"})
 			}
 		}
@@ -374,20 +372,20 @@ func (v violation) problems(srcs []*source) []Problem {
 		for _, p := range ap.Properties {
 			tokens := append(append([]string{}, v.tokens...), p)
 			file, line, col := locate(srcs, tokens, true)
-			msg := (&kind.AdditionalProperties{Properties: []string{p}}).LocalizedString(schemacheck.Printer)
-			out = append(out, Problem{File: file, Line: line, Column: col, Pointer: schemacheck.Pointer(tokens), Message: msg, Keyword: keyword})
+			msg := (&kind.AdditionalProperties{Properties: []string{p}}).LocalizedString(printer)
+			out = append(out, Problem{File: file, Line: line, Column: col, Pointer: pointer(tokens), Message: msg, Keyword: keyword})
 		}
 		return out
 	}
 	file, line, col := locate(srcs, v.tokens, false)
-	msg := v.kind.LocalizedString(schemacheck.Printer)
+	msg := v.kind.LocalizedString(printer)
 	if sensitive(v.tokens) {
 		msg = redacted(v.kind)
 	}
 	if v.why != "" {
 		msg += " (" + v.why + ")"
 	}
-	return []Problem{{File: file, Line: line, Column: col, Pointer: schemacheck.Pointer(v.tokens), Message: msg, Keyword: keyword}}
+	return []Problem{{File: file, Line: line, Column: col, Pointer: pointer(v.tokens), Message: msg, Keyword: keyword}}
 }
 
 // redacted describes a failure without the offending value: what was
@@ -396,28 +394,28 @@ func redacted(k jsonschema.ErrorKind) string {
 	switch k := k.(type) {
 	case *kind.Type, *kind.Required, *kind.Const, *kind.MinItems, *kind.MaxItems,
 		*kind.MinProperties, *kind.MaxProperties, *kind.DependentRequired, *kind.Dependency:
-		return k.LocalizedString(schemacheck.Printer)
+		return k.LocalizedString(printer)
 	case *kind.Enum:
 		if len(k.Want) == 1 {
-			return schemacheck.Printer.Sprintf("value must be %v", k.Want[0])
+			return printer.Sprintf("value must be %v", k.Want[0])
 		}
-		return schemacheck.Printer.Sprintf("value must be one of %v", k.Want)
+		return printer.Sprintf("value must be one of %v", k.Want)
 	case *kind.Pattern:
-		return schemacheck.Printer.Sprintf("value (not shown) does not match pattern %s", strconv.Quote(k.Want))
+		return printer.Sprintf("value (not shown) does not match pattern %s", strconv.Quote(k.Want))
 	case *kind.MinLength:
-		return schemacheck.Printer.Sprintf("value (not shown) is shorter than %d characters", k.Want)
+		return printer.Sprintf("value (not shown) is shorter than %d characters", k.Want)
 	case *kind.MaxLength:
-		return schemacheck.Printer.Sprintf("value (not shown) is longer than %d characters", k.Want)
+		return printer.Sprintf("value (not shown) is longer than %d characters", k.Want)
 	case *kind.Minimum:
-		return schemacheck.Printer.Sprintf("value (not shown) must be >= %v", k.Want)
+		return printer.Sprintf("value (not shown) must be >= %v", k.Want)
 	case *kind.Maximum:
-		return schemacheck.Printer.Sprintf("value (not shown) must be <= %v", k.Want)
+		return printer.Sprintf("value (not shown) must be <= %v", k.Want)
 	case *kind.ExclusiveMinimum:
-		return schemacheck.Printer.Sprintf("value (not shown) must be > %v", k.Want)
+		return printer.Sprintf("value (not shown) must be > %v", k.Want)
 	case *kind.ExclusiveMaximum:
-		return schemacheck.Printer.Sprintf("value (not shown) must be < %v", k.Want)
+		return printer.Sprintf("value (not shown) must be < %v", k.Want)
 	case *kind.Format:
-		return schemacheck.Printer.Sprintf("value (not shown) is not a valid %s", k.Want)
+		return printer.Sprintf("value (not shown) is not a valid %s", k.Want)
 	}
 	return "value (not shown) fails " + strings.Join(k.KeywordPath(), "/")
 }

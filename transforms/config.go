@@ -9,10 +9,9 @@ import (
 	"sync"
 
 	invopop "github.com/invopop/jsonschema"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 
-	"github.com/ctao/dpps-deploy/internal/schemacheck"
+	"github.com/ctao/dpps-deploy/internal/minischema"
 )
 
 // ConfigSchemaID is the $id of the config file's JSON Schema.
@@ -53,12 +52,12 @@ func qualifiedName(t reflect.Type) string {
 
 // compiledConfigSchema is the schema without descriptions, which do not
 // change what it accepts.
-var compiledConfigSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+var compiledConfigSchema = sync.OnceValues(func() (*minischema.Schema, error) {
 	doc, err := ConfigSchema(nil, "")
 	if err != nil {
 		return nil, err
 	}
-	return schemacheck.Compile(ConfigSchemaID, doc)
+	return minischema.Compile(doc)
 })
 
 // LoadConfig validates a config file (YAML or JSON) against the config's
@@ -75,8 +74,8 @@ func LoadConfig(name string, data []byte) (*Config, error) {
 	if string(js) == "null" {
 		js = []byte("{}") // an empty file: the defaults
 	}
-	if err := schemacheck.Validate(sch, js); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, schemacheck.Describe(err, "; "))
+	if err := sch.Validate(js); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	cfg, err := DecodeConfig(data)
 	if err != nil {

@@ -20,7 +20,7 @@ func TestToNodeWritesAsMarshal(t *testing.T) {
 			Metadata: meta{Name: "rel-dpps-x", Labels: map[string]string{"b": "true", "a": "80", "k8s-app": "", "y": "a: b", "z": "*x", "x": "on", "w": "1:20", "v": "no"}},
 			Spec: map[string]any{"podSelector": map[string]any{}, "policyTypes": []string{"Ingress", "Egress"},
 				"egress": []any{map[string]any{"ports": []any{map[string]any{"port": 53, "protocol": "UDP"}}, "to": []any{}}},
-				"ratio": 1.5, "on": true, "yes": "y", "none": nil, "long": "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h i j k l m n o p"}},
+				"ratio":  1.5, "on": true, "yes": "y", "none": nil, "long": "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h i j k l m n o p"}},
 	}
 	for name, obj := range tests {
 		t.Run(name, func(t *testing.T) {
