@@ -14,14 +14,11 @@ import (
 // kyaml style (two-space indent, compact sequences) without going through
 // yaml.v3's event queue, which keeps every event of a document and made
 // encoding half of a render's time and most of its allocations. Anything
-// outside that shape (flow collections, tags that must be written, anchors,
-// line and foot comments, non-ASCII text, lines long enough to be folded,
-// ...) makes fastEncode give up, and the document goes through yaml.v3.
+// outside that shape (tags that must be written, anchors, line and foot
+// comments, non-ASCII text, escapes, ...) makes fastEncode give up, and
+// the document goes through yaml.v3.
 // TestFastEncodeMatchesYAMLv3 and FuzzFastEncode hold the two to the same
 // bytes.
-
-// bestWidth is the line width past which yaml.v3 folds scalars.
-const bestWidth = 80
 
 // fastEncoder mirrors the state of yaml.v3's emitter that the supported
 // shape touches.
@@ -196,8 +193,12 @@ func (e *fastEncoder) blockSequence(s *yaml.Node, parent int) {
 	compact := parent == inMapping && (e.column == 0 || !e.indention)
 	saved := e.increaseIndent(false, parent, compact)
 	for _, item := range s.Content {
-		if item.HeadComment != "" || item.LineComment != "" || item.FootComment != "" {
+		if item.LineComment != "" || item.FootComment != "" {
 			unsupported()
+		}
+		if item.HeadComment != "" {
+			e.writeIndent()
+			e.writeComment(item.HeadComment)
 		}
 		e.writeIndent()
 		e.writeIndicator("-", true, false, true)
@@ -206,9 +207,10 @@ func (e *fastEncoder) blockSequence(s *yaml.Node, parent int) {
 	e.indent = saved
 }
 
-// node writes a mapping value or a sequence item.
+// node writes a mapping value or a sequence item (whose head comment the
+// sequence has written).
 func (e *fastEncoder) node(n *yaml.Node, parent int) {
-	if n.HeadComment != "" {
+	if n.HeadComment != "" && parent == inMapping {
 		unsupported()
 	}
 	switch n.Kind {
@@ -233,14 +235,10 @@ func (e *fastEncoder) node(n *yaml.Node, parent int) {
 	}
 }
 
-// flowItemStart is what yaml.v3 writes before a flow item or key: the
-// comma, and a line break past the width (left to yaml.v3 here).
+// flowItemStart is what yaml.v3 writes before a flow item or key.
 func (e *fastEncoder) flowItemStart(first bool) {
 	if !first {
 		e.writeIndicator(",", false, false, false)
-	}
-	if e.column > bestWidth {
-		unsupported()
 	}
 }
 
@@ -347,42 +345,45 @@ func (e *fastEncoder) scalar(n *yaml.Node, parent int, simpleKey bool) {
 	saved := e.increaseIndent(true, parent, false)
 	switch style {
 	case plainStyle:
-		e.checkFold(value, simpleKey)
-		if value != "" && !e.whitespace {
-			e.put(' ')
-		}
-		e.putString(value)
-		if value != "" {
-			e.whitespace = false
-		}
-		e.indention = false
+		e.writePlain(value)
 	case singleQuotedStyle:
-		e.writeIndicator("'", true, false, false)
-		e.checkFold(value, simpleKey)
-		e.putString(strings.ReplaceAll(value, "'", "''"))
-		e.writeIndicator("'", false, false, false)
-		e.whitespace, e.indention = false, false
+		e.writeSingleQuoted(value)
 	case doubleQuotedStyle:
-		if strings.ContainsAny(value, "\"\\\n\t") {
-			unsupported() // escapes: left to yaml.v3
-		}
-		e.writeIndicator(`"`, true, false, false)
-		e.checkFold(value, simpleKey)
-		e.putString(value)
-		e.writeIndicator(`"`, false, false, false)
-		e.whitespace, e.indention = false, false
+		e.writeDoubleQuoted(value)
 	case literalStyle:
 		e.literal(value)
 	}
 	e.indent = saved
 }
 
-// checkFold gives up where yaml.v3 would fold the scalar at a space past
-// the line width; a key is never folded.
-func (e *fastEncoder) checkFold(value string, simpleKey bool) {
-	if !simpleKey && e.column+1+len(value) > bestWidth && strings.Contains(value, " ") {
-		unsupported()
+// yaml.v3's encoder sets no line width: scalars are never folded.
+
+func (e *fastEncoder) writePlain(value string) {
+	if value != "" && !e.whitespace {
+		e.put(' ')
 	}
+	e.putString(value)
+	if value != "" {
+		e.whitespace = false
+	}
+	e.indention = false
+}
+
+func (e *fastEncoder) writeSingleQuoted(value string) {
+	e.writeIndicator("'", true, false, false)
+	e.putString(strings.ReplaceAll(value, "'", "''"))
+	e.writeIndicator("'", false, false, false)
+	e.whitespace, e.indention = false, false
+}
+
+func (e *fastEncoder) writeDoubleQuoted(value string) {
+	if strings.ContainsAny(value, "\"\\\n\t") {
+		unsupported() // escapes: left to yaml.v3
+	}
+	e.writeIndicator(`"`, true, false, false)
+	e.putString(value)
+	e.writeIndicator(`"`, false, false, false)
+	e.whitespace, e.indention = false, false
 }
 
 func (e *fastEncoder) literal(value string) {

@@ -118,6 +118,16 @@ data:
   - name: x
     # before image
     image: y
+  # before an item
+  - a
+  # before a mapping item
+  - k: v
+  longsq: 'aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq'
+  longdq: "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq"
+  longdq2: "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo  pppp qqqq  rrrr"
+  longkey aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq: v
+  longflow: [aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp, b]
+  longmany: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp aaaa bbbb cccc dddd eeee ffff gggg
 `),
 	}
 	for _, f := range testutil.CorpusFiles(t) {
