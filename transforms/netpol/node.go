@@ -80,12 +80,36 @@ func jsonNode(v any) (*yaml.Node, error) {
 var base60Float = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`)
 
 // stringNode is a string scalar, double-quoted where YAML 1.1 reads it as
-// another type (only values starting with a sign, digit, '.', '~' or one of
-// "yYnNtTfFoO" can be).
+// another type.
 func stringNode(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: s}
-	if s != "" && strings.IndexByte("yYnNtTfFoO~+-.0123456789", s[0]) >= 0 && (yaml.IsValueNonString(s) || base60Float.MatchString(s)) {
+	if yaml11NonString(s) {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n
+}
+
+// yaml11Words are the words YAML 1.1 reads as booleans or null.
+var yaml11Words = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "n": true, "N": true, "no": true, "No": true, "NO": true,
+	"true": true, "True": true, "TRUE": true, "false": true, "False": true, "FALSE": true,
+	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
+	"null": true, "Null": true, "NULL": true, "~": true,
+}
+
+// yaml11NonString reports whether YAML 1.1 reads s as something other than
+// a string. Only a word of yaml11Words, or a value starting with a sign, a
+// digit or '.' (numbers, sexagesimals, .inf), can be; those are left to a
+// YAML 1.1 parser.
+func yaml11NonString(s string) bool {
+	if s == "" {
+		return false
+	}
+	if yaml11Words[s] {
+		return true
+	}
+	if c := s[0]; c != '+' && c != '-' && c != '.' && (c < '0' || c > '9') {
+		return false
+	}
+	return yaml.IsValueNonString(s) || base60Float.MatchString(s)
 }

@@ -17,7 +17,7 @@ import (
 func TestToNodeWritesAsMarshal(t *testing.T) {
 	tests := map[string]any{
 		"policy": object{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy",
-			Metadata: meta{Name: "rel-dpps-x", Labels: map[string]string{"b": "true", "a": "80", "k8s-app": "", "y": "a: b", "z": "*x", "x": "on", "w": "1:20", "v": "no"}},
+			Metadata: meta{Name: "rel-dpps-x", Labels: map[string]string{"b": "true", "a": "80", "k8s-app": "", "y": "a: b", "z": "*x", "x": "on", "w": "1:20", "v": "no", "u": "Off", "t": "yes", "s": "~", "r": "1.5", "q": ".inf", "p": "-1", "o": "0x1F", "n": "nope"}},
 			Spec: map[string]any{"podSelector": map[string]any{}, "policyTypes": []string{"Ingress", "Egress"},
 				"egress": []any{map[string]any{"ports": []any{map[string]any{"port": 53, "protocol": "UDP"}}, "to": []any{}}},
 				"ratio":  1.5, "on": true, "yes": "y", "none": nil, "long": "a b c d e f g h i j k l m n o p q r s t u v w x y z a b c d e f g h i j k l m n o p"}},
