@@ -105,7 +105,7 @@ var (
 // Read parses the whole stream. On error it returns no objects at all.
 func (r *Reader) Read() ([]*yaml.RNode, error) {
 	maxBytes, maxObjects := limit(r.MaxBytes, DefaultMaxBytes), limit(int64(r.MaxObjects), DefaultMaxObjects)
-	data, err := io.ReadAll(io.LimitReader(r.Input, maxBytes+1))
+	data, err := inputBytes(r.Input, maxBytes+1)
 	if err != nil {
 		return nil, fmt.Errorf("reading input: %w", err)
 	}
@@ -198,6 +198,15 @@ func (c chunk) parse() []parsedDoc {
 			return docs
 		}
 	}
+}
+
+// inputBytes reads up to n bytes of in. A *bytes.Buffer (a caller that has
+// the input in memory already) is read without a copy, and is left as is.
+func inputBytes(in io.Reader, n int64) ([]byte, error) {
+	if b, ok := in.(*bytes.Buffer); ok {
+		return b.Bytes()[:min(int64(b.Len()), n)], nil
+	}
+	return io.ReadAll(io.LimitReader(in, n))
 }
 
 // chunk is the text from one `---` line to the next.
