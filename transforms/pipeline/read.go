@@ -100,6 +100,9 @@ var (
 	// manifest.HelmFilenameAnnotation); matched textually so that even a
 	// document that does not parse is located.
 	filenameAnnotation = regexp.MustCompile(`(?m)^\s+postrenderer\.helm\.sh/postrender-filename:\s*(\S+)\s*$`)
+	// The DPPS chart stamps its template path on every object (see
+	// manifest.Source): all that is left of it where comments were lost.
+	sourceAnnotation = regexp.MustCompile(`(?m)^\s+dpps\.ctao\.org/source:\s*(\S+)\s*$`)
 )
 
 // Read parses the whole stream. On error it returns no objects at all.
@@ -215,14 +218,16 @@ type chunk struct {
 	firstLine int // line number of text[0] in the stream
 }
 
-// source is the template the chunk came from: Helm 3's "# Source:" comment
-// or, in the stream Helm 4 sends, its filename annotation.
+// source is the template the chunk came from: Helm 3's "# Source:" comment,
+// Helm 4's filename annotation or the chart's dpps.ctao.org/source.
 func (c chunk) source() string {
 	if m := sourceLine.FindSubmatch(c.text); m != nil {
 		return string(m[1])
 	}
-	if m := filenameAnnotation.FindSubmatch(c.text); m != nil {
-		return strings.Trim(string(m[1]), `"'`)
+	for _, re := range []*regexp.Regexp{filenameAnnotation, sourceAnnotation} {
+		if m := re.FindSubmatch(c.text); m != nil {
+			return strings.Trim(string(m[1]), `"'`)
+		}
 	}
 	return ""
 }

@@ -18,6 +18,10 @@ func TestReadErrors(t *testing.T) {
 			in:   "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n data: [\n",
 			want: InputError{Doc: 1, Source: "c/templates/a.yaml", Line: 7},
 		},
+		"without comments, the chart's source annotation names the template": {
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    dpps.ctao.org/source: dpps/templates/a.yaml\ndata: [\n",
+			want: InputError{Doc: 1, Source: "dpps/templates/a.yaml", Line: 7},
+		},
 		"tab indentation": {
 			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n",
 			want: InputError{Doc: 1, Line: 4},
