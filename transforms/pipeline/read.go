@@ -65,11 +65,10 @@ type Reader struct {
 }
 
 // The default caps on the input. Peak memory grows with the stream, about
-// 35 KB per object of the benchmark's stream with every transform on (3.4 GB
-// at 100,000 objects, docs/bench.md; about 65 bytes per input byte), so the
-// defaults bound it at 3.5 to 4.5 GB;
-// Helm's own limit, a release stored in one Secret of 1 MiB compressed,
-// keeps real renders far below either cap.
+// 21 KB per object of the benchmark's stream with every transform on (2.1 GB
+// at 100,000 objects, docs/bench.md; about 40 bytes per input byte), so the
+// defaults bound it at 2 to 3 GB; Helm's own limit, a release stored in one
+// Secret of 1 MiB compressed, keeps real renders far below either cap.
 const (
 	DefaultMaxBytes   = 64 << 20
 	DefaultMaxObjects = 100_000
