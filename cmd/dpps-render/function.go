@@ -12,16 +12,17 @@ import (
 // readInput reads all of stdin: dpps-render looks at the whole input before
 // choosing the post-renderer or the KRM function path. replay gives the
 // post-renderer path the same bytes (a *bytes.Buffer, which the pipeline
-// reads without a copy), then the read error if there was one.
-func readInput(stdin io.Reader) (data []byte, replay io.Reader) {
+// reads without a copy), then the read error if there was one, so that the
+// pipeline reports it.
+func readInput(stdin io.Reader) (data []byte, replay io.Reader, err error) {
 	var b bytes.Buffer
 	// Capacity is only touched as it is filled: a release's render fits
 	// without the copies of a growing buffer.
 	b.Grow(1 << 20)
 	if _, err := b.ReadFrom(stdin); err != nil {
-		return b.Bytes(), io.MultiReader(bytes.NewReader(b.Bytes()), errReader{err})
+		return b.Bytes(), io.MultiReader(bytes.NewReader(b.Bytes()), errReader{err}), err
 	}
-	return b.Bytes(), &b
+	return b.Bytes(), &b, nil
 }
 
 type errReader struct{ err error }

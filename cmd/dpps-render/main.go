@@ -43,12 +43,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
 		return exitUsage
 	}
-	data, stdin := readInput(stdin)
+	data, stdin, readErr := readInput(stdin)
 	if inputRead != nil {
 		inputRead(len(data))
 	}
-	// A ResourceList on stdin: dpps-render runs as a KRM function (function.go).
-	if krm.IsResourceList(data) {
+	// A ResourceList on stdin: dpps-render runs as a KRM function
+	// (function.go). A partial input goes to the pipeline, which reports
+	// the read error.
+	if readErr == nil && krm.IsResourceList(data) {
 		return runFunction(opts, data, stdout, stderr)
 	}
 	cfg, err := loadConfig(opts)

@@ -21,7 +21,7 @@ func sameAsYAMLv3(t *testing.T, n *yaml.RNode) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := fastEncode(doc, nil)
+	got, ok := fastEncode(doc)
 	if ok && !bytes.Equal(got, want) {
 		t.Fatalf("the direct writer differs from yaml.v3: %s\n--- direct\n%s--- yaml.v3\n%s", testutil.FirstDiff(got, want), got, want)
 	}

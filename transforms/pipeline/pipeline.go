@@ -114,7 +114,7 @@ func encode(nodes []*yaml.RNode) ([][]byte, error) {
 		if doc.Kind != yaml.DocumentNode {
 			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
 		}
-		if out, ok := fastEncode(doc, nil); ok {
+		if out, ok := fastEncode(doc); ok {
 			docs[i] = out
 			return
 		}
