@@ -73,12 +73,15 @@ type Release struct {
 	Info *release.Info
 	// Interfaces are the external interfaces, sorted by name.
 	Interfaces []Interface
+	// components are the catalog's component names, sorted: Component
+	// looks up every object of the stream in them.
+	components []string
 }
 
 // Resolve resolves every external interface of the catalog against the
 // site's settings.
 func Resolve(info *release.Info) *Release {
-	r := &Release{Info: info}
+	r := &Release{Info: info, components: slices.Sorted(maps.Keys(info.Catalog.Components))}
 	for _, name := range slices.Sorted(maps.Keys(info.Catalog.Externals)) {
 		e := info.Catalog.Externals[name]
 		i := Interface{Name: name, External: e, Site: info.Site.Externals[name]}
@@ -118,7 +121,7 @@ func (r *Release) Component(obj *yaml.RNode) (string, bool) {
 	kind, name := obj.GetKind(), obj.GetName()
 	labels := obj.GetLabels()
 	instance := labels[InstanceLabel]
-	for _, cn := range slices.Sorted(maps.Keys(r.Info.Catalog.Components)) {
+	for _, cn := range r.components {
 		c := r.Info.Catalog.Components[cn]
 		if c.Workload != kind {
 			continue

@@ -64,7 +64,8 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 func plaintext(nodes []*yaml.RNode, creds credentials.Set) []string {
 	var out []string
 	for _, n := range nodes {
-		if n.GetKind() == "Secret" {
+		holds := func(s *yaml.Node) bool { _, _, ok := creds.Match(s.Value); return ok }
+		if n.GetKind() == "Secret" || !manifest.AnyScalar(n.YNode(), holds) {
 			continue
 		}
 		manifest.WalkScalars(n.YNode(), "", func(path string, s *yaml.Node) {

@@ -250,6 +250,29 @@ func WalkScalars(n *yaml.Node, path string, fn func(path string, s *yaml.Node)) 
 	}
 }
 
+// AnyScalar reports whether a scalar value below n satisfies pred, without
+// the field paths WalkScalars builds: a cheap first pass before a walk that
+// reports where.
+func AnyScalar(n *yaml.Node, pred func(s *yaml.Node) bool) bool {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if AnyScalar(c, pred) {
+				return true
+			}
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			if AnyScalar(n.Content[i], pred) {
+				return true
+			}
+		}
+	case yaml.ScalarNode:
+		return pred(n)
+	}
+	return false
+}
+
 // ElementName renders a sequence element in a field path: "[name]" for an
 // element with a name field (containers, env, volumes), else "[i]".
 func ElementName(elem *yaml.Node, i int) string {
