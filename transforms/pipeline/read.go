@@ -65,7 +65,7 @@ type Reader struct {
 }
 
 // The default caps on the input. Peak memory grows with the stream, about
-// 21 KB per object of the benchmark's stream with every transform on (2.1 GB
+// 20 KB per object of the benchmark's stream with every transform on (2.0 GB
 // at 100,000 objects, docs/bench.md; about 40 bytes per input byte), so the
 // defaults bound it at 2 to 3 GB; Helm's own limit, a release stored in one
 // Secret of 1 MiB compressed, keeps real renders far below either cap.
