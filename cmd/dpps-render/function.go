@@ -4,21 +4,26 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
 )
 
-// readInput reads all of stdin: dpps-render looks at the whole input before
-// choosing the post-renderer or the KRM function path. replay gives the
-// post-renderer path the same bytes (a *bytes.Buffer, which the pipeline
-// reads without a copy), then the read error if there was one, so that the
-// pipeline reports it.
-func readInput(stdin io.Reader) (data []byte, replay io.Reader, err error) {
+// readInput reads stdin, up to one byte past the input cap: dpps-render
+// looks at the whole input before choosing the post-renderer or the KRM
+// function path, and an endless or huge stdin must not fill the memory
+// before the pipeline refuses it. replay gives the post-renderer path the
+// same bytes (a *bytes.Buffer, which the pipeline reads without a copy),
+// then the read error if there was one, so that the pipeline reports it.
+func readInput(stdin io.Reader, maxBytes int64) (data []byte, replay io.Reader, err error) {
 	var b bytes.Buffer
 	// Capacity is only touched as it is filled: a release's render fits
 	// without the copies of a growing buffer.
 	b.Grow(1 << 20)
+	if maxBytes < math.MaxInt64 {
+		stdin = io.LimitReader(stdin, maxBytes+1)
+	}
 	if _, err := b.ReadFrom(stdin); err != nil {
 		return b.Bytes(), io.MultiReader(bytes.NewReader(b.Bytes()), errReader{err}), err
 	}

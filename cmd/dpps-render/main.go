@@ -43,14 +43,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
 		return exitUsage
 	}
-	data, stdin, readErr := readInput(stdin)
+	limits := pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects}
+	data, stdin, readErr := readInput(stdin, limits.InputBytes())
 	if inputRead != nil {
 		inputRead(len(data))
 	}
 	// A ResourceList on stdin: dpps-render runs as a KRM function
-	// (function.go). A partial input goes to the pipeline, which reports
-	// the read error.
-	if readErr == nil && krm.IsResourceList(data) {
+	// (function.go). A partial input or one over the cap goes to the
+	// pipeline, which reports the read error or the cap.
+	if readErr == nil && int64(len(data)) <= limits.InputBytes() && krm.IsResourceList(data) {
 		return runFunction(opts, data, stdout, stderr)
 	}
 	cfg, err := loadConfig(opts)
@@ -63,7 +64,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
 		return exitUsage
 	}
-	stats, err := pipeline.RunLimited(stdin, stdout, steps, pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects})
+	stats, err := pipeline.RunLimited(stdin, stdout, steps, limits)
 	return finish(stats, err, opts, stderr)
 }
 

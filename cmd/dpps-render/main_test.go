@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -68,4 +69,34 @@ func gen(args []string) int {
 		return 2
 	}
 	return 0
+}
+
+// endless is a stdin that never ends.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '#'
+	}
+	return len(p), nil
+}
+
+// TestInputCapStopsReading: an input over --max-input-bytes is refused after
+// reading one byte past the cap, not after reading all of it (an endless
+// stdin would otherwise never be refused), also when what was read so far
+// is a valid KRM ResourceList (a trailing comment that never ends).
+func TestInputCapStopsReading(t *testing.T) {
+	resourceList := "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n"
+	for name, stdin := range map[string]io.Reader{
+		"stream":        endless{},
+		"resource list": io.MultiReader(strings.NewReader(resourceList), endless{}),
+	} {
+		var stdout, stderr strings.Builder
+		if code := run([]string{"--max-input-bytes=1000"}, stdin, &stdout, &stderr); code != exitFailed {
+			t.Errorf("%s: exit %d, want %d", name, code, exitFailed)
+		}
+		if stdout.Len() != 0 || !strings.Contains(stderr.String(), "input larger than 1000 bytes") {
+			t.Errorf("%s: stdout %q, stderr %q", name, stdout.String(), stderr.String())
+		}
+	}
 }

@@ -49,6 +49,10 @@ type Limits struct {
 	MaxObjects int
 }
 
+// InputBytes is the byte cap in force: MaxBytes, DefaultMaxBytes for 0, no
+// cap (the largest int64) for a negative value.
+func (l Limits) InputBytes() int64 { return limit(l.MaxBytes, DefaultMaxBytes) }
+
 // RunLimited is Run with caps on the input other than the defaults.
 func RunLimited(in io.Reader, out io.Writer, steps []Step, limits Limits) (Stats, error) {
 	var stats Stats

@@ -106,7 +106,7 @@ var (
 
 // Read parses the whole stream. On error it returns no objects at all.
 func (r *Reader) Read() ([]*yaml.RNode, error) {
-	maxBytes, maxObjects := limit(r.MaxBytes, DefaultMaxBytes), limit(int64(r.MaxObjects), DefaultMaxObjects)
+	maxBytes, maxObjects := Limits{MaxBytes: r.MaxBytes}.InputBytes(), limit(int64(r.MaxObjects), DefaultMaxObjects)
 	data, err := inputBytes(r.Input, maxBytes+1)
 	if err != nil {
 		return nil, fmt.Errorf("reading input: %w", err)
