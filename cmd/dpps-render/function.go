@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
 // readInput reads stdin, up to one byte past the input cap: dpps-render
@@ -62,7 +63,7 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
 		return exitUsage
 	}
-	stats, err := krm.Run(in, stdout, steps)
+	stats, err := krm.Run(in, stdout, steps, pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects})
 	return finish(stats, err, opts, stderr)
 }
 

@@ -186,15 +186,16 @@ func (e *ItemError) Error() string {
 }
 
 // Run runs steps over the items of the ResourceList in data and writes the
-// resulting ResourceList to out. As with pipeline.Run, nothing is written
-// when a step fails.
-func Run(in *Input, out io.Writer, steps []pipeline.Step) (pipeline.Stats, error) {
+// resulting ResourceList to out, with the post-renderer's caps on the
+// items (pipeline.Limits). As with pipeline.Run, nothing is written when a
+// step fails.
+func Run(in *Input, out io.Writer, steps []pipeline.Step, limits pipeline.Limits) (pipeline.Stats, error) {
 	var stream bytes.Buffer
 	if err := pipeline.Write(&stream, in.Items); err != nil {
 		return pipeline.Stats{}, err
 	}
 	var rendered bytes.Buffer
-	stats, err := pipeline.Run(&stream, &rendered, steps)
+	stats, err := pipeline.RunLimited(&stream, &rendered, steps, limits)
 	if err != nil {
 		var ie *pipeline.InputError
 		if errors.As(err, &ie) && ie.Doc >= 1 && ie.Doc <= len(in.Items) {
@@ -204,7 +205,8 @@ func Run(in *Input, out io.Writer, steps []pipeline.Step) (pipeline.Stats, error
 	}
 	// pipeline's output reads back as itself (its idempotence guarantee),
 	// so these are exactly the objects it wrote, in its order.
-	nodes, err := (&pipeline.Reader{Input: &rendered}).Read()
+	// No caps: it is pipeline's own output (generated objects included).
+	nodes, err := (&pipeline.Reader{Input: &rendered, MaxBytes: -1, MaxObjects: -1}).Read()
 	if err != nil {
 		return stats, fmt.Errorf("reading back the transformed items: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
 const list = `apiVersion: config.kubernetes.io/v1
@@ -56,7 +57,7 @@ func run(t *testing.T, text string) (string, error) {
 		return "", err
 	}
 	var out bytes.Buffer
-	_, err = krm.Run(in, &out, steps)
+	_, err = krm.Run(in, &out, steps, pipeline.Limits{})
 	return out.String(), err
 }
 

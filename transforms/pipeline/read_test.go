@@ -1,8 +1,10 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -172,6 +174,14 @@ func TestReaderIdentitiesAndCaps(t *testing.T) {
 	var le *LimitError
 	if _, err := (&Reader{Input: strings.NewReader(twice), MaxBytes: 10}).Read(); !errors.As(err, &le) {
 		t.Errorf("over MaxBytes: got %v", err)
+	}
+	for _, in := range []io.Reader{strings.NewReader(twice), bytes.NewBufferString(twice)} {
+		if nodes, err := (&Reader{Input: in, MaxBytes: -1}).Read(); err != nil || len(nodes) != 2 {
+			t.Errorf("no byte cap (%T): %d objects, %v", in, len(nodes), err)
+		}
+	}
+	if _, err := (&Reader{Input: bytes.NewBufferString(twice), MaxBytes: 10}).Read(); !errors.As(err, &le) {
+		t.Errorf("over MaxBytes, from a buffer: got %v", err)
 	}
 	if _, err := (&Reader{Input: strings.NewReader(twice), MaxObjects: 1}).Read(); !errors.As(err, &le) {
 		t.Errorf("over MaxObjects: got %v", err)
