@@ -5,7 +5,7 @@
 //
 // The items go through transforms/pipeline unchanged in meaning: they are
 // written out as the stream a post-renderer would receive, one document per
-// item, and pipeline.Run reads, transforms and writes them, so ordering
+// item, and pipeline.Transform reads and transforms them, so ordering
 // (input items first, in order; generated objects after them, in a fixed
 // order), determinism, List expansion, duplicate-key and missing-field
 // errors, and "nothing is written on failure" are pipeline's own.
@@ -187,28 +187,20 @@ func (e *ItemError) Error() string {
 
 // Run runs steps over the items of the ResourceList in data and writes the
 // resulting ResourceList to out, with the post-renderer's caps on the
-// items (pipeline.Limits). As with pipeline.Run, nothing is written when a
-// step fails.
+// items (pipeline.Limits). As with the post-renderer, nothing is written
+// when a step fails.
 func Run(in *Input, out io.Writer, steps []pipeline.Step, limits pipeline.Limits) (pipeline.Stats, error) {
 	var stream bytes.Buffer
 	if err := pipeline.Write(&stream, in.Items); err != nil {
 		return pipeline.Stats{}, err
 	}
-	var rendered bytes.Buffer
-	stats, err := pipeline.RunLimited(&stream, &rendered, steps, limits)
+	nodes, stats, err := pipeline.Transform(&stream, steps, limits)
 	if err != nil {
 		var ie *pipeline.InputError
 		if errors.As(err, &ie) && ie.Doc >= 1 && ie.Doc <= len(in.Items) {
 			return stats, &ItemError{Item: ie.Doc, Line: in.Items[ie.Doc-1].YNode().Line, Source: ie.Source, Msg: ie.Msg}
 		}
 		return stats, err
-	}
-	// pipeline's output reads back as itself (its idempotence guarantee),
-	// so these are exactly the objects it wrote, in its order.
-	// No caps: it is pipeline's own output (generated objects included).
-	nodes, err := (&pipeline.Reader{Input: &rendered, MaxBytes: -1, MaxObjects: -1}).Read()
-	if err != nil {
-		return stats, fmt.Errorf("reading back the transformed items: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := Write(&buf, nodes); err != nil {

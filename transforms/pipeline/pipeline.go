@@ -55,18 +55,35 @@ func (l Limits) InputBytes() int64 { return limit(l.MaxBytes, DefaultMaxBytes) }
 
 // RunLimited is Run with caps on the input other than the defaults.
 func RunLimited(in io.Reader, out io.Writer, steps []Step, limits Limits) (Stats, error) {
+	nodes, stats, err := Transform(in, steps, limits)
+	if err != nil {
+		return stats, err
+	}
+	docs, err := encode(nodes)
+	if err != nil {
+		return stats, err
+	}
+	if err := writeDocs(out, docs); err != nil {
+		return stats, fmt.Errorf("writing output: %w", err)
+	}
+	return stats, nil
+}
+
+// Transform reads the stream from in and applies the steps in order; it
+// returns the objects RunLimited would write, in their order.
+func Transform(in io.Reader, steps []Step, limits Limits) ([]*yaml.RNode, Stats, error) {
 	var stats Stats
 	reader := &Reader{Input: in, MaxBytes: limits.MaxBytes, MaxObjects: limits.MaxObjects, RejectDuplicates: true}
 	nodes, err := reader.Read()
 	if err != nil {
-		return stats, err
+		return nil, stats, err
 	}
 	stats.In, stats.Dropped = len(nodes), reader.Dropped
 	for _, s := range steps {
 		before := len(nodes)
 		nodes, err = s.Filter.Filter(nodes)
 		if err != nil {
-			return stats, fmt.Errorf("%s: %w", s.Name, err)
+			return nil, stats, fmt.Errorf("%s: %w", s.Name, err)
 		}
 		st := StepStats{Name: s.Name}
 		if d := len(nodes) - before; d > 0 {
@@ -79,15 +96,8 @@ func RunLimited(in io.Reader, out io.Writer, steps []Step, limits Limits) (Stats
 		}
 		stats.Steps = append(stats.Steps, st)
 	}
-	docs, err := encode(nodes)
-	if err != nil {
-		return stats, err
-	}
 	stats.Out = len(nodes)
-	if err := writeDocs(out, docs); err != nil {
-		return stats, fmt.Errorf("writing output: %w", err)
-	}
-	return stats, nil
+	return nodes, stats, nil
 }
 
 // NoObjects is what Write emits for a stream without objects.
