@@ -63,6 +63,11 @@ type options struct {
 	maxObjects int      // --max-objects, 0 for the default
 }
 
+// limits are the caps on the input the flags ask for.
+func (o options) limits() pipeline.Limits {
+	return pipeline.Limits{MaxBytes: o.maxBytes, MaxObjects: o.maxObjects}
+}
+
 // errHelp is returned when the user asked for help.
 var errHelp = errors.New("help requested")
 

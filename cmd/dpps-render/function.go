@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
@@ -17,15 +16,12 @@ import (
 // before the pipeline refuses it. replay gives the post-renderer path the
 // same bytes (a *bytes.Buffer, which the pipeline reads without a copy),
 // then the read error if there was one, so that the pipeline reports it.
-func readInput(stdin io.Reader, maxBytes int64) (data []byte, replay io.Reader, err error) {
+func readInput(stdin io.Reader, limits pipeline.Limits) (data []byte, replay io.Reader, err error) {
 	var b bytes.Buffer
 	// Capacity is only touched as it is filled: a release's render fits
 	// without the copies of a growing buffer.
 	b.Grow(1 << 20)
-	if maxBytes < math.MaxInt64 {
-		stdin = io.LimitReader(stdin, maxBytes+1)
-	}
-	if _, err := b.ReadFrom(stdin); err != nil {
+	if _, err := b.ReadFrom(io.LimitReader(stdin, limits.ReadBytes())); err != nil {
 		return b.Bytes(), io.MultiReader(bytes.NewReader(b.Bytes()), errReader{err}), err
 	}
 	return b.Bytes(), &b, nil
@@ -63,7 +59,7 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
 		return exitUsage
 	}
-	stats, err := krm.Run(in, stdout, steps, pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects})
+	stats, err := krm.Run(in, stdout, steps, opts.limits())
 	return finish(stats, err, opts, stderr)
 }
 

@@ -43,8 +43,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\nRun 'dpps-render --help' for usage.\n", err)
 		return exitUsage
 	}
-	limits := pipeline.Limits{MaxBytes: opts.maxBytes, MaxObjects: opts.maxObjects}
-	data, stdin, readErr := readInput(stdin, limits.InputBytes())
+	limits := opts.limits()
+	data, stdin, readErr := readInput(stdin, limits)
 	if inputRead != nil {
 		inputRead(len(data))
 	}

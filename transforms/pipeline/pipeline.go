@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -52,6 +53,15 @@ type Limits struct {
 // InputBytes is the byte cap in force: MaxBytes, DefaultMaxBytes for 0, no
 // cap (the largest int64) for a negative value.
 func (l Limits) InputBytes() int64 { return limit(l.MaxBytes, DefaultMaxBytes) }
+
+// ReadBytes is how much of an input to read to tell whether it is over the
+// byte cap: one byte past it (with no cap, everything).
+func (l Limits) ReadBytes() int64 {
+	if n := l.InputBytes(); n < math.MaxInt64 {
+		return n + 1
+	}
+	return math.MaxInt64
+}
 
 // RunLimited is Run with caps on the input other than the defaults.
 func RunLimited(in io.Reader, out io.Writer, steps []Step, limits Limits) (Stats, error) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -107,8 +106,9 @@ var (
 
 // Read parses the whole stream. On error it returns no objects at all.
 func (r *Reader) Read() ([]*yaml.RNode, error) {
-	maxBytes, maxObjects := Limits{MaxBytes: r.MaxBytes}.InputBytes(), limit(int64(r.MaxObjects), DefaultMaxObjects)
-	data, err := inputBytes(r.Input, maxBytes)
+	caps := Limits{MaxBytes: r.MaxBytes}
+	maxBytes, maxObjects := caps.InputBytes(), limit(int64(r.MaxObjects), DefaultMaxObjects)
+	data, err := inputBytes(r.Input, caps.ReadBytes())
 	if err != nil {
 		return nil, fmt.Errorf("reading input: %w", err)
 	}
@@ -203,14 +203,9 @@ func (c chunk) parse() []parsedDoc {
 	}
 }
 
-// inputBytes reads in up to one byte past maxBytes, which tells an input
-// over the cap. A *bytes.Buffer (a caller that has the input in memory
-// already) is read without a copy, and is left as is.
-func inputBytes(in io.Reader, maxBytes int64) ([]byte, error) {
-	n := maxBytes
-	if n < math.MaxInt64 { // no cap is MaxInt64: n+1 would wrap around
-		n++
-	}
+// inputBytes reads up to n bytes of in. A *bytes.Buffer (a caller that has
+// the input in memory already) is read without a copy, and is left as is.
+func inputBytes(in io.Reader, n int64) ([]byte, error) {
 	if b, ok := in.(*bytes.Buffer); ok {
 		return b.Bytes()[:min(int64(b.Len()), n)], nil
 	}
