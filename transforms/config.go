@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -61,13 +62,14 @@ var compiledConfigSchema = sync.OnceValues(func() (*minischema.Schema, error) {
 })
 
 // LoadConfig validates a config file (YAML or JSON) against the config's
-// JSON Schema, then decodes it; name is how errors refer to it.
+// JSON Schema, then decodes it strictly (a key written twice or unknown is
+// an error); name is how errors refer to it.
 func LoadConfig(name string, data []byte) (*Config, error) {
 	sch, err := compiledConfigSchema()
 	if err != nil {
 		return nil, err
 	}
-	js, err := yaml.YAMLToJSON(data)
+	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -77,9 +79,11 @@ func LoadConfig(name string, data []byte) (*Config, error) {
 	if err := sch.Validate(js); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	cfg, err := DecodeConfig(data)
-	if err != nil {
+	var cfg Config
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return cfg, nil
+	return &cfg, nil
 }

@@ -18,6 +18,7 @@ func TestLoadConfig(t *testing.T) {
 		"unknown transform": {in: "transforms: [nope]\n", wantErr: "c.yaml: /transforms/0: value must be one of 'provenance'"},
 		"bad chart":         {in: "provenance: {chart: dpps}\n", wantErr: "c.yaml: /provenance/chart: 'dpps' does not match pattern"},
 		"not yaml":          {in: "a: [\n", wantErr: "c.yaml: yaml: line 1"},
+		"key twice":         {in: "provenance: {partOf: a}\nprovenance: {partOf: b}\n", wantErr: "c.yaml: yaml: unmarshal errors"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -3,12 +3,10 @@
 package transforms
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/guards"
@@ -123,17 +121,4 @@ func lookup(name string) (Registration, bool) {
 		}
 	}
 	return Registration{}, false
-}
-
-// DecodeConfig decodes a YAML or JSON config strictly: unknown fields are
-// errors. LoadConfig validates against the JSON Schema first.
-func DecodeConfig(data []byte) (*Config, error) {
-	var cfg Config
-	if len(bytes.TrimSpace(data)) == 0 {
-		return &cfg, nil
-	}
-	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, err
-	}
-	return &cfg, nil
 }
