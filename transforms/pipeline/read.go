@@ -15,6 +15,8 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/transforms/manifest"
 )
 
 // InputError locates a problem in the input stream. Its message never quotes
@@ -95,14 +97,20 @@ var (
 	bom          = []byte("\xef\xbb\xbf")
 	sourceLine   = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
 	yamlLineInfo = regexp.MustCompile(`^yaml: line (\d+): `)
-	// Helm 4 stamps every document with this annotation (see
-	// manifest.HelmFilenameAnnotation); matched textually so that even a
-	// document that does not parse is located.
-	filenameAnnotation = regexp.MustCompile(`(?m)^\s+postrenderer\.helm\.sh/postrender-filename:\s*(\S+)\s*$`)
-	// The DPPS chart stamps its template path on every object (see
-	// manifest.Source): all that is left of it where comments were lost.
-	sourceAnnotation = regexp.MustCompile(`(?m)^\s+dpps\.ctao\.org/source:\s*(\S+)\s*$`)
+	// The annotations manifest.Source reads the template from when there is
+	// no "# Source:" comment, Helm 4's filename and the chart's own, in that
+	// order; matched textually so that even a document that does not parse
+	// is located.
+	sourceAnnotations = []*regexp.Regexp{
+		annotationLine(manifest.HelmFilenameAnnotation),
+		annotationLine(manifest.SourceAnnotation),
+	}
 )
+
+// annotationLine matches a block-style annotation line and captures its value.
+func annotationLine(key string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(key) + `:\s*(\S+)\s*$`)
+}
 
 // Read parses the whole stream. On error it returns no objects at all.
 func (r *Reader) Read() ([]*yaml.RNode, error) {
@@ -224,7 +232,7 @@ func (c chunk) source() string {
 	if m := sourceLine.FindSubmatch(c.text); m != nil {
 		return string(m[1])
 	}
-	for _, re := range []*regexp.Regexp{filenameAnnotation, sourceAnnotation} {
+	for _, re := range sourceAnnotations {
 		if m := re.FindSubmatch(c.text); m != nil {
 			return strings.Trim(string(m[1]), `"'`)
 		}
