@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"regexp"
 	"slices"
@@ -320,13 +321,7 @@ func (s *Schema) validateObject(v map[string]any, ptr string, add func(string, .
 	default:
 		add("missing properties %s", strings.Join(missing, ", "))
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range v {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	names := slices.Sorted(maps.Keys(v))
 	if s.propertyNames != nil {
 		for _, name := range names {
 			// Violations of a name are reported at the object.

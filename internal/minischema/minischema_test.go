@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -89,15 +90,9 @@ func miniPointers(err error) []string {
 func mutate(r *rand.Rand, v any) any {
 	switch x := v.(type) {
 	case map[string]any:
-		keys := slices.Sorted(func(yield func(string) bool) {
-			for k := range x {
-				if !yield(k) {
-					return
-				}
-			}
-		})
+		keys := slices.Sorted(maps.Keys(x))
 		if len(keys) == 0 || r.IntN(4) == 0 {
-			y := clone(x)
+			y := maps.Clone(x)
 			switch r.IntN(4) {
 			case 0:
 				y["unknownField"] = "x"
@@ -112,7 +107,7 @@ func mutate(r *rand.Rand, v any) any {
 			}
 			return y
 		}
-		y := clone(x)
+		y := maps.Clone(x)
 		k := keys[r.IntN(len(keys))]
 		y[k] = mutate(r, x[k])
 		return y
@@ -144,14 +139,6 @@ func firstOr(keys []string) string {
 		return ""
 	}
 	return keys[0]
-}
-
-func clone(m map[string]any) map[string]any {
-	y := make(map[string]any, len(m))
-	for k, v := range m {
-		y[k] = v
-	}
-	return y
 }
 
 func decode(t *testing.T, data []byte) any {

@@ -164,12 +164,7 @@ func checkCollection(n *yaml.Node, tag string) {
 // is in (-1 for the document's root).
 func (e *fastEncoder) blockMapping(m *yaml.Node, parent int) {
 	checkCollection(m, "!!map")
-	saved := e.indent
-	if parent < 0 {
-		e.indent = 0
-	} else {
-		e.increaseIndent(false, parent, false)
-	}
+	saved := e.increaseIndent(false, parent, false)
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.LineComment != "" || k.FootComment != "" {
