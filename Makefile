@@ -60,6 +60,7 @@ test: check unit fuzz e2e
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
+	./transforms/pipeline:FuzzFastParse \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
 	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzAllTransforms \
 	./schema:FuzzLintPositions

@@ -190,8 +190,13 @@ type parsedDoc struct {
 }
 
 // parse decodes the documents of one chunk (normally one) and checks each;
-// it stops at the first that fails.
+// it stops at the first that fails. The fast parser (fastparse.go) takes
+// the common shape; yaml.v3 everything else.
 func (c chunk) parse() []parsedDoc {
+	if doc, ok := fastParse(c.text); ok {
+		nodes, err := objects(doc)
+		return []parsedDoc{{objects: nodes, err: err}}
+	}
 	var docs []parsedDoc
 	dec := yaml.NewDecoder(bytes.NewReader(c.text))
 	for {
