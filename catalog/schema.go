@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -57,12 +58,20 @@ const importPath = "github.com/ctao/dpps-deploy/catalog"
 
 func uint64Ptr(v uint64) *uint64 { return &v }
 
+// ValidationSchemaFile is the schema Load validates with: SchemaFile
+// without the descriptions, which do not change what it accepts. It is
+// generated with the other files (dpps-schemagen generate) and built into
+// the binaries, which then need not reflect the Go types on every run.
+const ValidationSchemaFile = "catalog/validation.schema.json"
+
+//go:embed validation.schema.json
+var validationSchema []byte
+
+// ValidationSchema is the content of ValidationSchemaFile.
+func ValidationSchema(comment string) ([]byte, error) { return JSONSchema("", comment) }
+
 var compiled = sync.OnceValues(func() (*minischema.Schema, error) {
-	doc, err := JSONSchema("", "")
-	if err != nil {
-		return nil, err
-	}
-	return minischema.Compile(doc)
+	return minischema.Compile(validationSchema)
 })
 
 func validateSchema(data []byte) error {

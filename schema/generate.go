@@ -66,6 +66,11 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 		return nil, err
 	}
 	outs = append(outs, Output{Path: catalog.SchemaFile, Data: cs})
+	vs, err = catalog.ValidationSchema(GeneratedHeader + ". " + catalog.SchemaFile + " without descriptions, built into the binaries: run 'make generate'.")
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, Output{Path: catalog.ValidationSchemaFile, Data: vs})
 	return outs, nil
 }
 

@@ -35,6 +35,8 @@ generate writes every generated file under the repository root:
                                           objects and credential references
   charts/dpps/catalog.json                the interface catalog dpps-render reads
   schema/catalog.schema.json              the catalog's schema
+  catalog/validation.schema.json          the same without descriptions, built
+                                          into the binaries
   schema/dpps-render.config.schema.json   schema of dpps-render's --config file
 The CUE module is read from DIR/interfaces when it exists, else the copy
 built into this binary is used. With --check nothing is written: stale or
