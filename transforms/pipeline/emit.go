@@ -444,6 +444,14 @@ func analyze(v string) analysis {
 	precededByWhitespace := true
 	previousSpace, previousBreak := false, false
 	for i := 0; i < len(v); i++ {
+		if i > 0 && inertByte[v[i]] {
+			// A run of bytes that only clear the state: skip it at once.
+			for i+1 < len(v) && inertByte[v[i+1]] {
+				i++
+			}
+			precededByWhitespace, previousSpace, previousBreak = false, false, false
+			continue
+		}
 		c := v[i]
 		followedByWhitespace := i+1 >= len(v) || v[i+1] == ' ' || v[i+1] == '\t' || v[i+1] == '\n'
 		if i == 0 {
@@ -522,6 +530,16 @@ func analyze(v string) analysis {
 	}
 	return a
 }
+
+// inertByte marks the bytes that, past the first, change nothing in
+// analyze but the whitespace state: all but whitespace and the indicators
+// it looks for there.
+var inertByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = !strings.ContainsRune(" \t\n,?[]{}:#", rune(c))
+	}
+	return t
+}()
 
 // resolveTag is the tag yaml.v3 resolves a plain scalar to. ok is false
 // for merge keys and what may be a timestamp, left to yaml.v3.
