@@ -225,14 +225,19 @@ func (c *Catalog) Marshal() ([]byte, error) {
 // Load validates a catalog document (JSON) against the catalog schema,
 // decodes it and checks its cross references.
 func Load(data []byte) (*Catalog, error) {
-	if err := validateSchema(data); err != nil {
-		return nil, err
-	}
+	// Validating and decoding each read the whole document; they run side
+	// by side, and a schema error is the one reported.
+	schemaErr := make(chan error, 1)
+	go func() { schemaErr <- validateSchema(data) }()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var c Catalog
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
+	decodeErr := dec.Decode(&c)
+	if err := <-schemaErr; err != nil {
+		return nil, err
+	}
+	if decodeErr != nil {
+		return nil, fmt.Errorf("catalog: %w", decodeErr)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
