@@ -5,7 +5,6 @@
 package manifest
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -22,7 +21,22 @@ const HelmFilenameAnnotation = "postrenderer.helm.sh/postrender-filename"
 // is what survives tools that drop comments (kustomize).
 const SourceAnnotation = "dpps.ctao.org/source"
 
-var sourceComment = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
+// SourceComment finds Helm 3's "# Source: <template>" line in text and
+// returns the template; it reads as the pattern `(?m)^# Source: (.+?)\s*$`
+// would, without a regular expression (it runs on every object).
+func SourceComment(text string) (string, bool) {
+	for line := range strings.Lines(text) {
+		rest, ok := strings.CutPrefix(line, "# Source: ")
+		if rest = strings.TrimSuffix(rest, "\n"); !ok || rest == "" {
+			continue
+		}
+		if v := strings.TrimRight(rest, " \t\f\r"); v != "" {
+			return v, true
+		}
+		return rest[:1], true // the pattern takes at least one character
+	}
+	return "", false
+}
 
 // Source returns the template an object was rendered from: Helm's
 // `# Source:` comment, or else Helm 4's filename annotation, or else the
@@ -36,8 +50,8 @@ func Source(obj *yaml.RNode) string {
 	if root := obj.YNode(); len(root.Content) > 0 {
 		comments += "\n" + root.HeadComment + "\n" + root.Content[0].HeadComment
 	}
-	if m := sourceComment.FindStringSubmatch(comments); m != nil {
-		return m[1]
+	if src, ok := SourceComment(comments); ok {
+		return src
 	}
 	if a := Field(Field(obj.YNode(), "metadata"), "annotations"); a != nil {
 		for _, key := range []string{HelmFilenameAnnotation, SourceAnnotation} {
@@ -107,6 +121,15 @@ func Field(m *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// Kind is obj's kind, as kyaml's GetKind reads it, without the closures
+// and copies of kyaml's field visitor: transforms ask it of every object.
+func Kind(obj *yaml.RNode) string {
+	if k := Field(obj.YNode(), "kind"); k != nil {
+		return k.Value
+	}
+	return ""
 }
 
 // Path follows keys from m, or returns nil.

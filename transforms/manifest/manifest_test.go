@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,5 +87,30 @@ func TestEnsureMapCopiesAliases(t *testing.T) {
 	out, _ := n.String()
 	if strings.Contains(out, "*shared") || !strings.Contains(out, "a: &shared {x: \"1\"}") {
 		t.Errorf("the anchor was modified or the alias kept:\n%s", out)
+	}
+}
+
+// TestSourceCommentAsPattern: SourceComment reads every text as the
+// pattern it replaces, on every combination of the pieces a comment block
+// is made of.
+func TestSourceCommentAsPattern(t *testing.T) {
+	pattern := regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
+	pieces := []string{"# Source: ", "a/b.yaml", " ", "\t", "\r", "\n", "# other", "x # Source: y", "é", "\f", ""}
+	var texts []string
+	for _, a := range pieces {
+		for _, b := range pieces {
+			for _, c := range pieces {
+				for _, d := range pieces {
+					texts = append(texts, a+b+c+d)
+				}
+			}
+		}
+	}
+	for _, text := range texts {
+		got, ok := SourceComment(text)
+		m := pattern.FindStringSubmatch(text)
+		if ok != (m != nil) || (ok && got != m[1]) {
+			t.Errorf("SourceComment(%q) = %q, %v; the pattern finds %q", text, got, ok, m)
+		}
 	}
 }

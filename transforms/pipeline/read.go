@@ -95,7 +95,6 @@ var _ kio.Reader = (*Reader)(nil)
 
 var (
 	bom          = []byte("\xef\xbb\xbf")
-	sourceLine   = regexp.MustCompile(`(?m)^# Source: (.+?)\s*$`)
 	yamlLineInfo = regexp.MustCompile(`^yaml: line (\d+): `)
 	// The annotations manifest.Source reads the template from when there is
 	// no "# Source:" comment, Helm 4's filename and the chart's own, in that
@@ -234,8 +233,8 @@ type chunk struct {
 // source is the template the chunk came from: Helm 3's "# Source:" comment,
 // Helm 4's filename annotation or the chart's dpps.ctao.org/source.
 func (c chunk) source() string {
-	if m := sourceLine.FindSubmatch(c.text); m != nil {
-		return string(m[1])
+	if src, ok := manifest.SourceComment(string(c.text)); ok {
+		return src
 	}
 	for _, re := range sourceAnnotations {
 		if m := re.FindSubmatch(c.text); m != nil {
@@ -567,9 +566,11 @@ func kindName(n *yaml.Node) string {
 // release at install, so the stream is refused here, naming both documents.
 type identities map[string]identityAt
 
+// identityAt is where an identity was first seen; its template is looked
+// up only for the error.
 type identityAt struct {
-	doc    int
-	source string
+	doc   int
+	chunk chunk
 }
 
 func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
@@ -587,12 +588,12 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 	key := group + "\x00" + n.GetKind() + "\x00" + n.GetNamespace() + "\x00" + name
 	first, dup := ids[key]
 	if !dup {
-		ids[key] = identityAt{doc, c.source()}
+		ids[key] = identityAt{doc, c}
 		return nil
 	}
 	where := fmt.Sprintf("document %d", first.doc)
-	if first.source != "" {
-		where += " (" + first.source + ")"
+	if src := first.chunk.source(); src != "" {
+		where += " (" + src + ")"
 	}
 	if first.doc == doc {
 		where = "the same List"
