@@ -48,7 +48,7 @@ type Set []Credential
 func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 	secrets := map[string]map[string]string{}
 	for _, n := range nodes {
-		if n.GetKind() == "Secret" {
+		if manifest.Kind(n) == "Secret" {
 			secrets[n.GetName()] = SecretData(n)
 		}
 	}
@@ -84,7 +84,7 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 
 func detect(nodes []*yaml.RNode, re *regexp.Regexp, into map[string]bool) {
 	for _, n := range nodes {
-		if n.GetKind() == "Secret" {
+		if manifest.Kind(n) == "Secret" {
 			for _, v := range SecretData(n) {
 				for _, m := range re.FindAllStringSubmatch(v, -1) {
 					if m[1] != "" {

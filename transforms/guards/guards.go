@@ -65,7 +65,7 @@ func plaintext(nodes []*yaml.RNode, creds credentials.Set) []string {
 	var out []string
 	for _, n := range nodes {
 		holds := func(s *yaml.Node) bool { _, _, ok := creds.Match(s.Value); return ok }
-		if n.GetKind() == "Secret" || !manifest.AnyScalar(n.YNode(), holds) {
+		if manifest.Kind(n) == "Secret" || !manifest.AnyScalar(n.YNode(), holds) {
 			continue
 		}
 		manifest.WalkScalars(n.YNode(), "", func(path string, s *yaml.Node) {
@@ -90,7 +90,7 @@ func provided(nodes []*yaml.RNode, info *release.Info) map[ref]string {
 	jobComps := map[string]bool{}  // and by component label: a Job named after a version
 	subcharts := map[string]bool{} // subcharts that render something
 	for _, n := range nodes {
-		kind, obj := n.GetKind(), n.YNode()
+		kind, obj := manifest.Kind(n), n.YNode()
 		have[ref{kind, n.GetName()}] = "the output"
 		if sub := manifest.ParseSource(manifest.Source(n)).Subchart; sub != "" {
 			subcharts[strings.SplitN(sub, "/", 2)[0]] = true

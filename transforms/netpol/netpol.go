@@ -162,7 +162,7 @@ func Workloads(nodes []*yaml.RNode) []Workload {
 			continue
 		}
 		meta := manifest.Field(obj, "metadata")
-		w := Workload{Kind: n.GetKind(), Ports: map[string]ContainerPort{}}
+		w := Workload{Kind: manifest.Kind(n), Ports: map[string]ContainerPort{}}
 		if v := manifest.Field(meta, "name"); v != nil {
 			w.Name = v.Value
 		}
@@ -687,7 +687,7 @@ func (g *generator) inbound(nodes []*yaml.RNode) {
 	services := map[string]*yaml.Node{}
 	var exposed []string // Service names, in stream order
 	for _, n := range nodes {
-		if n.GetKind() == "Service" {
+		if manifest.Kind(n) == "Service" {
 			services[n.GetName()] = n.YNode()
 			t := manifest.Path(n.YNode(), "spec", "type")
 			if t != nil && (t.Value == "LoadBalancer" || t.Value == "NodePort") {
@@ -713,7 +713,7 @@ func (g *generator) inbound(nodes []*yaml.RNode) {
 		peer.NamespaceSelector = &Selector{MatchLabels: map[string]string{metadataNameKey: ic.IngressControllerNamespace}}
 	}
 	for _, n := range nodes {
-		if n.GetKind() != "Ingress" {
+		if manifest.Kind(n) != "Ingress" {
 			continue
 		}
 		backends := map[string][]string{} // service -> port names or numbers

@@ -85,7 +85,7 @@ func Find(nodes []*yaml.RNode, path string) (*Info, error) {
 	}
 	var found *yaml.RNode
 	for _, n := range nodes {
-		if n.GetKind() != "ConfigMap" || n.GetLabels()[CatalogLabel] != "true" {
+		if manifest.Kind(n) != "ConfigMap" || n.GetLabels()[CatalogLabel] != "true" {
 			continue
 		}
 		if found != nil {

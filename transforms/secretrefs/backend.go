@@ -20,7 +20,7 @@ import (
 func (f *Filter) backendObjects(nodes []*yaml.RNode, creds credentials.Set, info *release.Info) ([]*yaml.RNode, error) {
 	present := map[string]bool{}
 	for _, n := range nodes {
-		if n.GetKind() == "Secret" {
+		if manifest.Kind(n) == "Secret" {
 			present[n.GetName()] = true
 		}
 	}

@@ -32,7 +32,7 @@ type secretKey struct{ name, key string }
 func (r *rewrite) index(nodes []*yaml.RNode) {
 	r.secrets = map[string]*yaml.RNode{}
 	for _, n := range nodes {
-		if n.GetKind() == "Secret" {
+		if manifest.Kind(n) == "Secret" {
 			r.secrets[n.GetName()] = n
 		}
 	}
@@ -43,7 +43,7 @@ func (r *rewrite) index(nodes []*yaml.RNode) {
 func (r *rewrite) convertConfigMaps(nodes []*yaml.RNode) error {
 	r.converted, r.binary = map[string]bool{}, map[string]bool{}
 	for _, n := range nodes {
-		if n.GetKind() != "ConfigMap" || n.GetApiVersion() != "v1" || !r.holdsCredential(n) {
+		if manifest.Kind(n) != "ConfigMap" || n.GetApiVersion() != "v1" || !r.holdsCredential(n) {
 			continue
 		}
 		if _, clash := r.secrets[n.GetName()]; clash {
@@ -129,7 +129,7 @@ func (r *rewrite) findDuplicates(nodes []*yaml.RNode, info *release.Info) {
 		// A converted ConfigMap is a Secret now, and a candidate too: left
 		// in place, the next run would remove it, and rendering the output
 		// again would change it.
-		if n.GetKind() != "Secret" || canonical[n.GetName()] {
+		if manifest.Kind(n) != "Secret" || canonical[n.GetName()] {
 			continue
 		}
 		data := credentials.SecretData(n)

@@ -93,7 +93,7 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	out := nodes[:0:0]
 	for _, n := range nodes {
-		if !r.removed[n.GetName()] || n.GetKind() != "Secret" {
+		if !r.removed[n.GetName()] || manifest.Kind(n) != "Secret" {
 			out = append(out, n)
 		}
 	}
