@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ctao/dpps-deploy/internal/gcpolicy"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
@@ -15,7 +16,7 @@ import (
 func main() {
 	// Only the process itself tunes its garbage collector, not the tests
 	// that call run in-process.
-	inputRead = tuneGC
+	inputRead = func(size int) { gcpolicy.ForInput(size) }
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
