@@ -23,6 +23,8 @@ BenchmarkStream/objects=5000/kustomize-2              	      10	26400000000 ns/o
 BenchmarkStream/corpus=diracx/kyaml-roundtrip-2       	      10	  65857250 ns/op	   8.06 MB/s	36398520 B/op	  161197 allocs/op
 BenchmarkStream/corpus=diracx/dpps-render-2           	      10	  65577363 ns/op	   8.10 MB/s	41278701 B/op	  132474 allocs/op
 BenchmarkStream/corpus=diracx/kustomize-2             	      10	 194479914 ns/op	   2.73 MB/s	         1.000 timed-ops	160431648 B/op	 1230086 allocs/op
+BenchmarkProcess/objects=500-2                        	      10	  30000000 ns/op	        29.50 median-ms
+BenchmarkProcess/objects=5000-2                       	      10	 240000000 ns/op	       236.0 median-ms
 BenchmarkLarge/objects=100000/dpps-render-2           	      10	25000000000 ns/op	   2.12 MB/s	      3300 peak-MB	        33.00 peak-KB/object	         1.000 timed-ops
 BenchmarkHelmTemplate/ci-2                            	      10	 478699494 ns/op	         9.80 added-%	       136.2 helm+cat-ms	       144.5 helm+dpps-render-ms	       131.6 helm-ms	    227988 render-bytes
 PASS
@@ -38,6 +40,7 @@ func TestSummarize(t *testing.T) {
 		"render/kyaml corpus": "dpps-render / kyaml round trip, diracx corpus",
 		"kustomize/render":    "kustomize / dpps-render, 5,000 objects",
 		"5000/500":            "dpps-render 5,000 objects / 500 objects",
+		"5000/500 in process": "the same in process",
 	}
 	tests := []struct {
 		name   string
@@ -52,7 +55,7 @@ func TestSummarize(t *testing.T) {
 			ok:    true,
 			ratios: map[string]float64{
 				"render/kyaml": 1.1, "render/kyaml corpus": 65577363.0 / 65857250,
-				"kustomize/render": 40, "5000/500": 660.0 / 70,
+				"kustomize/render": 40, "5000/500": 236.0 / 29.5, "5000/500 in process": 660.0 / 70,
 			},
 			says: []string{"cpu: AMD EPYC 7B13", "1.10x  target <= 1.5x", "40.00x  target >= 20x", "dpps-render         480 MB", "kyaml-roundtrip     545 MB", "26.400 s",
 				"3300 MB peak, 33.0 KB per object, 25.0 s", "9.8%  target <= 15%  ok", "with --post-renderer cat 136 ms (the floor, +3.5%)"},
@@ -76,9 +79,16 @@ func TestSummarize(t *testing.T) {
 		},
 		{
 			name:   "not linear from 500 to 5,000",
-			input:  replace("  70000000 ns/op", "  55000000 ns/op"),
+			input:  replace(" 236.0 median-ms", " 354.0 median-ms"),
 			ratios: map[string]float64{"5000/500": 12},
 			says:   []string{"12.00x  target <= 11x   MISSED"},
+		},
+		{
+			name:   "in process, the ratio is information only",
+			input:  replace("  70000000 ns/op", "  55000000 ns/op"),
+			ok:     true,
+			ratios: map[string]float64{"5000/500 in process": 12},
+			says:   []string{"12.00x                  info"},
 		},
 		{
 			name: "no -GOMAXPROCS suffix (GOMAXPROCS=1) and -count=3 gives medians",
@@ -169,8 +179,8 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Metrics) != 11 {
-		t.Errorf("parsed %d benchmarks, want 11", len(res.Metrics))
+	if len(res.Metrics) != 13 {
+		t.Errorf("parsed %d benchmarks, want 13", len(res.Metrics))
 	}
 	want := map[string]float64{"ns/op": 26400000000, "MB/s": 0.09, "timed-ops": 1, "B/op": 3005097536, "allocs/op": 22049557}
 	got := res.Metrics["BenchmarkStream/objects=5000/kustomize"]
