@@ -92,10 +92,10 @@ e2e: build tools
 # then the ratios the speed targets are stated in (internal/benchreport), which
 # fails when a target is missed. BENCHTIME iterations of every fast case; the
 # kustomize cases time one run each whatever BENCHTIME says (one run takes
-# 25-80 s at 5,000 objects). Every case runs BENCHCOUNT times and the report
+# 25-120 s at 5,000 objects). Every case runs BENCHCOUNT times and the report
 # takes the median: one run of a case varies by 10-30% on a shared 2-core
-# machine, enough to flip the linearity ratio. The whole run takes 6-7
-# minutes on 2 cores (BENCHCOUNT=1: about 2.5); the raw output stays in
+# machine, enough to flip the linearity ratio. The whole run takes 7-9
+# minutes on 2 cores (BENCHCOUNT=1: about 3); the raw output stays in
 # out/bench.txt.
 BENCHTIME  ?= 10x
 BENCHCOUNT ?= 3
