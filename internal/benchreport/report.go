@@ -22,8 +22,8 @@ const (
 	processSmall = "BenchmarkProcess/" + small
 	processLarge = "BenchmarkProcess/" + large
 	largeRender  = "BenchmarkLarge/objects=100000/dpps-render"
-	helmCase    = "BenchmarkHelmTemplate/ci"
-	helmTarget  = 15.0 // percent of Helm's own render time
+	helmCase     = "BenchmarkHelmTemplate/ci"
+	helmTarget   = 15.0 // percent of Helm's own render time
 )
 
 func name(input, c string) string { return bench + input + "/" + c }

@@ -37,6 +37,18 @@ func readAll(t testing.TB, stream []byte) []*yaml.RNode {
 	return nodes
 }
 
+// addCorpus adds every file of the shared corpus to streams, by path.
+func addCorpus(t *testing.T, streams map[string][]byte) {
+	t.Helper()
+	for _, f := range testutil.CorpusFiles(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[f] = data
+	}
+}
+
 // TestFastEncodeMatchesYAMLv3 holds the direct writer to yaml.v3's bytes on
 // every document of the real charts' renders, the benchmark streams and
 // hand-made edge cases, and checks that it takes most real documents (or
@@ -130,13 +142,7 @@ data:
   longmany: aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj kkkk llll mmmm nnnn oooo pppp aaaa bbbb cccc dddd eeee ffff gggg
 `),
 	}
-	for _, f := range testutil.CorpusFiles(t) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		streams[f] = data
-	}
+	addCorpus(t, streams)
 	var took, total int
 	for name, stream := range streams {
 		t.Run(name, func(t *testing.T) {

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ctao/dpps-deploy/internal/benchdata"
-	"github.com/ctao/dpps-deploy/internal/testutil"
 )
 
 // sameTreeAsYAMLv3 fails when the fast parser takes a chunk and builds
@@ -86,13 +84,7 @@ func TestFastParseMatchesYAMLv3(t *testing.T) {
 	streams := map[string][]byte{
 		"bench": benchdata.StreamWithCatalog(200),
 	}
-	for _, f := range testutil.CorpusFiles(t) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		streams[f] = data
-	}
+	addCorpus(t, streams)
 	var took, total int
 	for name, stream := range streams {
 		t.Run(name, func(t *testing.T) {
