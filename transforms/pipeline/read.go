@@ -378,6 +378,13 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &InputError{Line: root.Line, Msg: fmt.Sprintf("a document must be a Kubernetes object (a mapping), not a %s", kindName(root))}
 	}
+	if root.Style&yaml.FlowStyle != 0 && doc.HeadComment != "" && root.HeadComment == "" {
+		// yaml.v3 reads a comment block that a blank line parts from a
+		// flow mapping as the document's, but writes it back so that it
+		// reads as the mapping's: moved there now, the output reads back
+		// to itself.
+		root.HeadComment, doc.HeadComment = doc.HeadComment, ""
+	}
 	if isList(root) {
 		return listItems(doc, root, 0)
 	}
