@@ -52,11 +52,10 @@ demo: build $(HELM3)
 test: check unit fuzz e2e
 
 # Fuzz targets with invariants (transforms/fuzz_test.go, the stream reader,
-# lint's positions), each for FUZZTIME; `go test` allows one -fuzz target
-# per package and invocation. FUZZTIME=5m make fuzz runs them longer. A
-# failing input lands in the package's testdata/fuzz/ and is then replayed
-# by every plain `go test`. Minimisation is capped: minimising a large
-# input otherwise stalls the short CI runs.
+# lint's positions), each for FUZZTIME (scripts/fuzz.sh); `go test` allows
+# one -fuzz target per package and invocation. FUZZTIME=5m make fuzz runs
+# them longer. A failing input lands in the package's testdata/fuzz/ and is
+# then replayed by every plain `go test`.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
@@ -65,11 +64,7 @@ FUZZ_TARGETS := \
 	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzAllTransforms \
 	./schema:FuzzLintPositions
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t##*:}; \
-		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 check: build cue-vet lint-values
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
