@@ -23,15 +23,11 @@ func fastParse(text []byte) (*yaml.Node, bool) {
 	if !plainText(text) || len(text) == 0 || text[len(text)-1] != '\n' {
 		return nil, false
 	}
-	p := fastParser{src: string(text)}
+	p := fastParser{src: string(text), colLine: -1}
 	if !p.splitLines() {
 		return nil, false
 	}
-	doc, ok := p.document()
-	if !ok {
-		return nil, false
-	}
-	return doc, true
+	return p.document()
 }
 
 // plainText reports whether text holds only characters yaml.v3 reads as
@@ -69,6 +65,9 @@ type fastParser struct {
 	slab    []yaml.Node  // nodes are carved from here, a block at a time
 	stack   []*yaml.Node // children of the collections being built
 	comment string       // the comment block above the current line
+
+	// The last column computed: the line's start, the offset and its column.
+	colLine, colOff, col int
 }
 
 // srcLine is one line of the chunk, without its newline.
@@ -117,15 +116,24 @@ func (p *fastParser) node(kind yaml.Kind, tag, value string, line, col int) *yam
 }
 
 // column is the 1-based column, in characters as yaml.v3 counts them, of
-// byte offset off of line l.
+// byte offset off of line l. Offsets on a line are asked for left to right,
+// so it counts on from the last one: a line of many flow entries costs its
+// length once, not once per entry.
 func (p *fastParser) column(l srcLine, off int) int {
-	prefix := p.src[l.start:off]
-	for i := 0; i < len(prefix); i++ {
-		if prefix[i] >= utf8.RuneSelf {
-			return utf8.RuneCountInString(prefix) + 1
+	from, col := l.start, 1
+	if p.colLine == l.start && p.colOff <= off {
+		from, col = p.colOff, p.col
+	}
+	for i := from; i < off; col++ {
+		if p.src[i] < utf8.RuneSelf {
+			i++
+		} else {
+			_, size := utf8.DecodeRuneInString(p.src[i:])
+			i += size
 		}
 	}
-	return len(prefix) + 1
+	p.colLine, p.colOff, p.col = l.start, off, col
+	return col
 }
 
 // document parses the whole chunk: an optional `---` line, an optional
@@ -312,11 +320,7 @@ func (p *fastParser) key(i, end int) (name string, style yaml.Style, colon int, 
 		if !ok || next >= end || p.src[next] != ':' || (next+1 < end && p.src[next+1] != ' ') {
 			return "", 0, 0, false
 		}
-		style = yaml.DoubleQuotedStyle
-		if q == '\'' {
-			style = yaml.SingleQuotedStyle
-		}
-		return name, style, next, true
+		return name, quoteStyle(q), next, true
 	}
 	colon, ok = p.keyEnd(i, end)
 	if !ok {
@@ -424,10 +428,7 @@ func (p *fastParser) scalar(l srcLine, i, col int) (*yaml.Node, bool) {
 			return nil, false
 		}
 		n := p.node(yaml.ScalarNode, "!!str", value, line, column)
-		n.Style = yaml.DoubleQuotedStyle
-		if p.src[i] == '\'' {
-			n.Style = yaml.SingleQuotedStyle
-		}
+		n.Style = quoteStyle(p.src[i])
 		p.li++
 		return n, true
 	case '|':
@@ -497,6 +498,14 @@ func (p *fastParser) quoted(i, end int) (value string, next int, ok bool) {
 		}
 	}
 	return "", 0, false // the scalar goes on past this line
+}
+
+// quoteStyle is the style of a scalar quoted with q.
+func quoteStyle(q byte) yaml.Style {
+	if q == '\'' {
+		return yaml.SingleQuotedStyle
+	}
+	return yaml.DoubleQuotedStyle
 }
 
 // grow starts b when needed and appends s.
@@ -646,10 +655,7 @@ func (p *fastParser) flowItem(l srcLine, j int) (*yaml.Node, int, bool) {
 			return nil, 0, false
 		}
 		n := p.node(yaml.ScalarNode, "!!str", value, p.li+1, p.column(l, j))
-		n.Style = yaml.DoubleQuotedStyle
-		if p.src[j] == '\'' {
-			n.Style = yaml.SingleQuotedStyle
-		}
+		n.Style = quoteStyle(p.src[j])
 		return n, end, true
 	}
 	return p.flowPlain(l, j)

@@ -127,6 +127,7 @@ var fastParseCases = []struct {
 	{"comment after a literal block", "a: |\n  x\n# c\nb: 1\n", true},
 	{"utf-8", "a: é\nb: \"日本\"\nc: x\n", true},
 	{"utf-8 key", "é: a\nb: c\n", true},
+	{"utf-8 in flow entries", "a:\n- é: [ü, \"日本\", x, {ö: y}]\n  b: c\n", true},
 	{"value on the next line", "a:\n  x\nb: c\n", true},
 
 	{"line comment", "a: b # c\n", false},
