@@ -588,8 +588,8 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 	if name == "" {
 		return nil // generateName: the server picks the name
 	}
-	group, _, _ := strings.Cut(n.GetApiVersion(), "/")
-	if !strings.Contains(n.GetApiVersion(), "/") {
+	group, _, found := strings.Cut(n.GetApiVersion(), "/")
+	if !found {
 		group = "" // the core group: "v1"
 	}
 	key := group + "\x00" + n.GetKind() + "\x00" + n.GetNamespace() + "\x00" + name
