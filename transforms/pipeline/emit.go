@@ -541,8 +541,11 @@ var inertByte = func() (t [256]bool) {
 	return t
 }()
 
-// resolveTag is the tag yaml.v3 resolves a plain scalar to. ok is false
-// for merge keys and what may be a timestamp, left to yaml.v3.
+// resolveTag is the tag yaml.v3 resolves a plain scalar to: the fast
+// parser tags plain scalars with it, and the direct writer quotes a string
+// that would resolve to another tag. ok is false for merge keys and what
+// may be a timestamp, left to yaml.v3. TestResolveTagAsYAMLv3 holds it to
+// yaml.v3's resolver.
 func resolveTag(v string) (tag string, ok bool) {
 	switch v {
 	case "", "~", "null", "Null", "NULL":

@@ -379,7 +379,9 @@ func (p *fastParser) pair(col int) (key, value *yaml.Node, ok bool) {
 	}
 	tag := "!!str"
 	if style == 0 {
-		tag = plainTag(name)
+		if tag, ok = resolveTag(name); !ok {
+			return nil, nil, false
+		}
 	}
 	key = p.node(yaml.ScalarNode, tag, name, p.li+1, p.column(l, start))
 	key.Style = style
@@ -448,8 +450,12 @@ func (p *fastParser) scalar(l srcLine, i, col int) (*yaml.Node, bool) {
 	if strings.Contains(value, " #") || strings.Contains(value, ": ") || strings.HasSuffix(value, ":") || strings.IndexByte(value, '\t') >= 0 || value == "<<" {
 		return nil, false
 	}
+	tag, ok := resolveTag(value)
+	if !ok {
+		return nil, false
+	}
 	p.li++
-	return p.node(yaml.ScalarNode, plainTag(value), value, line, column), true
+	return p.node(yaml.ScalarNode, tag, value, line, column), true
 }
 
 func onlySpaces(s string) bool {
@@ -581,16 +587,6 @@ func (p *fastParser) literal(l srcLine, i, col int) (*yaml.Node, bool) {
 	return n, true
 }
 
-// plainTag is the tag yaml.v3 resolves a plain scalar to. A first byte
-// that yaml.v3's resolver does not look further at means a string.
-func plainTag(value string) string {
-	if value != "" && !strings.ContainsRune("+-0123456789yYnNtTfFoO~.<", rune(value[0])) {
-		return "!!str"
-	}
-	n := yaml.Node{Kind: yaml.ScalarNode, Value: value}
-	return n.ShortTag()
-}
-
 // flow parses a flow collection opening at byte offset i of line l and
 // closing on that line, of plain and quoted scalars and flow collections;
 // it returns the offset past the closing bracket.
@@ -672,7 +668,11 @@ func (p *fastParser) flowPlain(l srcLine, j int) (*yaml.Node, int, bool) {
 		k++
 	}
 	value := strings.TrimRight(p.src[j:k], " ")
-	return p.node(yaml.ScalarNode, plainTag(value), value, p.li+1, p.column(l, j)), j + len(value), true
+	tag, ok := resolveTag(value)
+	if !ok {
+		return nil, 0, false
+	}
+	return p.node(yaml.ScalarNode, tag, value, p.li+1, p.column(l, j)), j + len(value), true
 }
 
 func (p *fastParser) skipSpaces(j, end int) int {

@@ -113,7 +113,7 @@ var fastParseCases = []struct {
 	{"helm document", "---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n", true},
 	{"no document marker", "apiVersion: v1\nkind: A\n", true},
 	{"head comment of two lines", "---\n# Source: a\n# more\nk: v\n", true},
-	{"scalars", "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: null\ng: 0x1F\nh: 2001-12-14\ni: .inf\nj: yes\nk: -x\nl: a b  c\nm: a:b\nn: http://x/#y\no: +1\np: .5\nq: 1_000\n", true},
+	{"scalars", "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: null\ng: 0x1F\ni: .inf\nj: yes\nk: -x\nl: a b  c\nm: a:b\nn: http://x/#y\no: +1\np: .5\nq: 1_000\n", true},
 	{"quoted scalars", "a: \"x\"\nb: 'y'\nc: \"say \\\"hi\\\" \\\\ \\n\\t\"\nd: 'it''s'\ne: \"\"\nf: ''\ng: \"a #b\"\nh: \"x\"   \n", true},
 	{"quoted keys", "\"a b\": 1\n'c': 2\n\"helm.sh/hook\": pre-install\n", true},
 	{"empty values", "a:\nb:   \nc: {}\nd: []\n", true},
@@ -130,6 +130,7 @@ var fastParseCases = []struct {
 	{"utf-8 in flow entries", "a:\n- é: [ü, \"日本\", x, {ö: y}]\n  b: c\n", true},
 	{"value on the next line", "a:\n  x\nb: c\n", true},
 
+	{"timestamp", "a: 2001-12-14\n", false},
 	{"line comment", "a: b # c\n", false},
 	{"foot comment", "a: b\n# c\n", false},
 	{"comment after a blank line", "a: b\n\n# c\nd: e\n", false},
@@ -183,4 +184,25 @@ func FuzzFastParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc string) {
 		sameTreeAsYAMLv3(t, []byte(doc))
 	})
+}
+
+// TestResolveTagAsYAMLv3: resolveTag answers as yaml.v3's resolver, on the
+// words it looks up and on each kind of first byte, or declines (merge
+// keys, what may be a timestamp).
+func TestResolveTagAsYAMLv3(t *testing.T) {
+	declined := map[string]bool{"<<": true, "2001-12-14": true, "2001-12-14T21:59:43.10-05:00": true, "1234-x": true}
+	for _, v := range []string{"", "y", "yes", "Yes", "on", "ON", "n", "no", "true", "True", "TRUE", "tRue",
+		"false", "FALSE", "null", "Null", "NULL", "nil", "nginx", "off", "o", "t", "f", "Y", "N", "O",
+		"~", ".inf", ".NaN", ".5", ".x", "-.inf", "+1", "-x", "-", "1", "-1", "0777", "08", "0x1F", "0b101", "-0b1",
+		"0o17", "1_000", "1e3", "1.5", "1.2.3", "10.0.0.0/8", "18446744073709551615", "99999999999999999999",
+		"<<", "<x", "x", "Deployment", "é", "2001-12-14", "2001-12-14T21:59:43.10-05:00", "1234-x"} {
+		tag, ok := resolveTag(v)
+		n := yaml.Node{Kind: yaml.ScalarNode, Value: v}
+		switch want := n.ShortTag(); {
+		case ok == declined[v]:
+			t.Errorf("resolveTag(%q): ok = %v", v, ok)
+		case ok && tag != want:
+			t.Errorf("resolveTag(%q) = %s, yaml.v3 resolves %s", v, tag, want)
+		}
+	}
 }
