@@ -13,8 +13,9 @@ import (
 // collections, and comment blocks directly above a key or an entry (yaml.v3
 // makes them head comments). It does without yaml.v3's scanner, parser and
 // composer, which took half of a post-render's time. On anything else
-// (anchors, aliases, tags, folded or multi-line flow scalars, line and foot
-// comments, tabs outside literal text, a second document) it returns false
+// (anchors, aliases, tags, merge keys, what may be a timestamp, folded or
+// multi-line flow scalars, line and foot comments, tabs outside literal
+// text, a second document) it returns false
 // and the caller parses the chunk with yaml.v3, which also reports the
 // errors: the fast path never rejects input. TestFastParseMatchesYAMLv3
 // and FuzzFastParse hold it to yaml.v3's trees, field by field, positions
