@@ -15,11 +15,10 @@ import (
 // composer, which took half of a post-render's time. On anything else
 // (anchors, aliases, tags, merge keys, what may be a timestamp, folded or
 // multi-line flow scalars, line and foot comments, tabs outside literal
-// text, a second document) it returns false
-// and the caller parses the chunk with yaml.v3, which also reports the
-// errors: the fast path never rejects input. TestFastParseMatchesYAMLv3
-// and FuzzFastParse hold it to yaml.v3's trees, field by field, positions
-// and comments included.
+// text, a second document) it returns false and the caller parses the
+// chunk with yaml.v3, which also reports the errors: the fast path never
+// rejects input. TestFastParseMatchesYAMLv3 and FuzzFastParse hold it to
+// yaml.v3's trees, field by field, positions and comments included.
 func fastParse(text []byte) (*yaml.Node, bool) {
 	if !plainText(text) || len(text) == 0 || text[len(text)-1] != '\n' {
 		return nil, false
