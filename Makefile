@@ -36,14 +36,21 @@ $(HELM4):
 tools: $(HELM3) $(HELM4)
 
 # Render the chart with an example's values through dpps-render, as a user
-# would, and show what dpps-render did.
-demo: build $(HELM3)
+# would with Helm 4 (the primary path: it post-renders hooks too), and show
+# what dpps-render did. The plugin is installed into Helm homes under out/,
+# so the user's own Helm is left alone.
+HELM4_HOME := $(CURDIR)/out/helm4-home
+HELM4_ENV  := HELM_DATA_HOME=$(HELM4_HOME)/data HELM_CONFIG_HOME=$(HELM4_HOME)/config \
+	HELM_CACHE_HOME=$(HELM4_HOME)/cache PATH="$(BIN):$$PATH"
+demo: build $(HELM4)
 	@mkdir -p out
-	$(BIN)/helm template dpps charts/dpps -f examples/$(EXAMPLE)/values.yaml \
-		--post-renderer $(BIN)/dpps-render \
+	@$(HELM4_ENV) $(HELM4) plugin list 2>/dev/null | grep -q '^dpps-render' || \
+		$(HELM4_ENV) $(HELM4) plugin install ./helm-plugin
+	$(HELM4_ENV) $(HELM4) template dpps charts/dpps -f examples/$(EXAMPLE)/values.yaml \
+		--post-renderer dpps-render \
 		--post-renderer-args=--report=$(CURDIR)/out/report.txt > out/$(EXAMPLE).yaml
 	@echo
-	@echo "Rendered charts/dpps with examples/$(EXAMPLE) through dpps-render into out/$(EXAMPLE).yaml"
+	@echo "Rendered charts/dpps with examples/$(EXAMPLE) through Helm $(HELM4_VERSION) and the dpps-render plugin into out/$(EXAMPLE).yaml"
 	@cat out/report.txt
 	@echo "Objects by kind:"
 	@grep -E '^kind: ' out/$(EXAMPLE).yaml | sort | uniq -c | sort -rn
