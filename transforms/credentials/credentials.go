@@ -58,7 +58,7 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 		decl := cat.Credentials[name]
 		c := Credential{Name: name, SecretName: decl.SecretName, Key: decl.Key}
 		values := map[string]bool{}
-		if v := secrets[decl.SecretName][decl.Key]; v != "" {
+		if v := secrets[decl.SecretName][decl.Key]; IsValue(v) {
 			values[v] = true
 		}
 		for _, pattern := range decl.Detect {
@@ -83,25 +83,35 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 }
 
 func detect(nodes []*yaml.RNode, re *regexp.Regexp, into map[string]bool) {
+	capture := func(text string) {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			if IsValue(m[1]) {
+				into[m[1]] = true
+			}
+		}
+	}
 	for _, n := range nodes {
 		if manifest.Kind(n) == "Secret" {
 			for _, v := range SecretData(n) {
-				for _, m := range re.FindAllStringSubmatch(v, -1) {
-					if m[1] != "" {
-						into[m[1]] = true
-					}
-				}
+				capture(v)
 			}
 			continue
 		}
-		manifest.WalkScalars(n.YNode(), "", func(_ string, s *yaml.Node) {
-			for _, m := range re.FindAllStringSubmatch(s.Value, -1) {
-				if m[1] != "" {
-					into[m[1]] = true
-				}
-			}
-		})
+		manifest.WalkScalars(n.YNode(), "", func(_ string, s *yaml.Node) { capture(s.Value) })
 	}
+}
+
+// varRef is a Kubernetes dependent environment variable reference, $(VAR),
+// as secretrefs writes them and the kubelet expands them in env values,
+// command and args.
+var varRef = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_.-]*\)`)
+
+// IsValue reports whether text can be a credential's value: it is not empty
+// and not only $(VAR) references. A reference is what secretrefs leaves in
+// place of a value; taking it for the value would make every rewrite look
+// like a credential in plain text.
+func IsValue(text string) bool {
+	return strings.TrimSpace(varRef.ReplaceAllString(text, "")) != ""
 }
 
 // SecretData returns a Secret's data, base64-decoded, merged with its
