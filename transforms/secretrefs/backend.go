@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 	"github.com/ctao/dpps-deploy/transforms/release"
@@ -183,7 +184,7 @@ func generatedSecret(name string, data map[string]string) *yaml.RNode {
 func (f *Filter) externalSecret(name string, creds []credentials.Credential, store *release.SecretStore) *yaml.RNode {
 	kind := store.Kind
 	if kind == "" {
-		kind = "SecretStore"
+		kind = catalog.DefaultSecretStoreKind
 	}
 	es := yaml.MustParse("apiVersion: " + externalSecretAPIVersion + "\nkind: " + externalSecretKind + "\nmetadata:\n  name: " + name + "\n")
 	setGeneratedLabel(es)

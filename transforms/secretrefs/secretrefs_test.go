@@ -289,6 +289,22 @@ spec:
 			t.Errorf("got\n%s\nwant it to end with\n%s", out, want)
 		}
 	})
+	t.Run("a store without a kind is a ClusterSecretStore, as the values schema says", func(t *testing.T) {
+		out, err := run(t, New(Config{}, ""), site(`{"backend": "external-secrets", "secretStore": {"name": "vault"}}`)+uses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "  secretStoreRef:\n    name: vault\n    kind: ClusterSecretStore\n") {
+			t.Errorf("got\n%s", out)
+		}
+		out, err = run(t, New(Config{}, ""), site(`{"backend": "external-secrets", "secretStore": {"name": "vault", "kind": "SecretStore"}}`)+uses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "  secretStoreRef:\n    name: vault\n    kind: SecretStore\n") {
+			t.Errorf("got\n%s", out)
+		}
+	})
 	t.Run("external-secrets without a store is an error", func(t *testing.T) {
 		if _, err := run(t, New(Config{}, ""), site(`{"backend": "external-secrets"}`)+uses); err == nil || !strings.Contains(err.Error(), "needs global.secrets.secretStore") {
 			t.Errorf("error %v", err)
@@ -421,5 +437,65 @@ data:
 	}
 	if second != first {
 		t.Errorf("a second run changed the output:\n%s\n---- vs ----\n%s", first, second)
+	}
+}
+
+// A site catalog (--catalog) chooses the backend with its secrets key: with
+// existing, the site's own Secret is not generated although the stream
+// holds the value; with external-secrets, an ExternalSecret asks the site's
+// store for it.
+func TestSiteCatalogBackend(t *testing.T) {
+	cat, err := os.ReadFile(catalogFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDetect := strings.Replace(string(cat), "owner: db, consumers: [web]}", `owner: db, consumers: [web], detect: ['postgresql://[^:/@]+:([^@]+)@']}`, 1)
+	in := "---\n" + deployment(`      - name: web
+        env:
+        - name: DSN
+          value: postgresql://rucio:`+dbPassword+`@db/rucio
+`, "")
+	for name, tc := range map[string]struct {
+		secrets       string
+		want, notWant []string
+	}{
+		"chart": {
+			secrets: "",
+			want:    []string{"kind: Secret\nmetadata:\n  name: creds\n", "db-password: " + b64(dbPassword)},
+		},
+		"existing": {
+			secrets: "secrets: {backend: existing}\n",
+			want:    []string{"value: postgresql://rucio:$(DPPS_CRED_DB_PASSWORD)@db/rucio"},
+			notWant: []string{"kind: Secret", "ExternalSecret", b64(dbPassword)},
+		},
+		"external-secrets": {
+			secrets: "secrets: {backend: external-secrets, secretStore: {name: vault}}\n",
+			want:    []string{"kind: ExternalSecret", "    name: vault\n    kind: ClusterSecretStore\n", "remoteRef:\n      key: dpps/db-password\n"},
+			notWant: []string{"kind: Secret", b64(dbPassword)},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "catalog.yaml")
+			if err := os.WriteFile(path, []byte(withDetect+tc.secrets), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := run(t, New(Config{}, path), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, dbPassword) {
+				t.Errorf("the password is in plain text:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("%q in\n%s", w, out)
+				}
+			}
+		})
 	}
 }
