@@ -6,6 +6,7 @@ package credentials
 
 import (
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -43,8 +44,8 @@ func (c Credential) EnvName() string {
 type Set []Credential
 
 // Find returns the declared credentials with their values: from each
-// credential's own Secret in the stream, and from the catalog's detect
-// patterns anywhere in the stream.
+// credential's own Secret in the stream, from the catalog's detect patterns
+// anywhere in the stream, and from its locations.
 func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 	secrets := map[string]map[string]string{}
 	for _, n := range nodes {
@@ -67,6 +68,11 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 				return nil, err // catalog.Validate compiled it already
 			}
 			detect(nodes, re, values)
+		}
+		for i, l := range decl.Locations {
+			if err := read(nodes, l, values); err != nil {
+				return nil, fmt.Errorf("credentials.%s.locations[%d]: %w", name, i, err)
+			}
 		}
 		for v := range values {
 			c.Values = append(c.Values, v)

@@ -42,7 +42,7 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	creds, err := credentials.Find(nodes, info.Catalog)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", info.Origin, err)
 	}
 	var problems []string
 	if creds.Known() {
