@@ -48,7 +48,9 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	if creds.Known() {
 		problems = append(problems, plaintext(nodes, creds)...)
 	}
-	problems = append(problems, dangling(nodes, provided(nodes, info))...)
+	have := provided(nodes, info)
+	problems = append(problems, unaccounted(creds, info, have)...)
+	problems = append(problems, dangling(nodes, have)...)
 	if len(problems) == 0 {
 		return nodes, nil
 	}
@@ -73,6 +75,38 @@ func plaintext(nodes []*yaml.RNode, creds credentials.Set) []string {
 				out = append(out, fmt.Sprintf("%s: %s holds the credential %s in plain text outside a Secret", manifest.Describe(n), path, c.Name))
 			}
 		})
+	}
+	return out
+}
+
+// unaccounted lists the declared credentials whose value dpps-render found
+// nowhere (no Secret of the output holds it, no location or detect pattern
+// matched) and whose Secret nothing else creates: such a value may sit in
+// plain text where nothing looks for it, so the stream is refused. The
+// Secret is accounted for by a backend other than chart, the catalog's
+// provided objects, or an ExternalSecret or Certificate in the output.
+func unaccounted(creds credentials.Set, info *release.Info, have map[ref]string) []string {
+	if info.Site.Backend() != release.BackendChart {
+		return nil
+	}
+	createdElsewhere := map[string]bool{}
+	for _, p := range info.Catalog.Provided {
+		if p.Kind == "Secret" {
+			createdElsewhere[p.Name] = true
+		}
+	}
+	for r, by := range have {
+		if r.kind == "Secret" && (by == "an ExternalSecret" || by == "a cert-manager Certificate") {
+			createdElsewhere[r.name] = true
+		}
+	}
+	var out []string
+	for _, c := range creds {
+		if len(c.Values) > 0 || createdElsewhere[c.SecretName] {
+			continue
+		}
+		out = append(out, fmt.Sprintf("credential %s: its value is in no Secret of the output (Secret %s, key %s) and no location or detect pattern finds it: declare where the chart puts it in credentials.%s.locations, or list Secret %s under provided",
+			c.Name, c.SecretName, c.Key, c.Name, c.SecretName))
 	}
 	return out
 }
