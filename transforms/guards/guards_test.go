@@ -71,6 +71,18 @@ func TestGuards(t *testing.T) {
 			in:      "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {db-password: " + secretValue + "}\n---\n" + workload("      containers: [{name: web}]\n"),
 			wantErr: "credential api-token: its value is in no Secret of the output (Secret creds, key token)",
 		},
+		"found nowhere, switched off: none of its workloads is in the output": {
+			in: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: other}\nspec:\n  template:\n    spec:\n      containers: [{name: other}]\n",
+		},
+		"found nowhere, its Secret read by a workload that is not its owner or consumer": {
+			in: "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {other: x}\n---\n" +
+				"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: other}\nspec:\n  template:\n    spec:\n      containers:\n      - name: other\n        envFrom: [{secretRef: {name: creds}}]\n",
+			wantErr: "credential api-token: its value is in no Secret of the output (Secret creds, key token)",
+		},
+		"found nowhere, its owner found by component label": {
+			in:      "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db-v2, labels: {app.kubernetes.io/component: db}}\nspec:\n  template:\n    spec:\n      containers: [{name: db}]\n",
+			wantErr: "credential db-password: its value is in no Secret of the output (Secret creds, key db-password)",
+		},
 		"found nowhere, provided by the site": {
 			in:           workload("      containers: [{name: web}]\n"),
 			catalogExtra: "provided:\n- {kind: Secret, name: creds, by: the site admin}\n",
