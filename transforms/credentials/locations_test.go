@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -192,4 +193,41 @@ func TestFindShortEmbeddedValue(t *testing.T) {
 			t.Error("the error prints the value")
 		}
 	}
+}
+
+// Any password, percent-encoded byte by byte into a URL's userinfo, comes
+// back whole; and no text makes URLPassword or FileField panic.
+func FuzzURLPassword(f *testing.F) {
+	f.Add("s3cret", "postgresql://u:p@db/x")
+	f.Add("p@ss/w:rd %zz", "a://:@")
+	f.Fuzz(func(t *testing.T, password, text string) {
+		var enc strings.Builder
+		for i := 0; i < len(password); i++ {
+			fmt.Fprintf(&enc, "%%%02X", password[i])
+		}
+		got, ok := URLPassword("mysql://user:" + enc.String() + "@db:3306/x")
+		if !ok || got != password {
+			t.Errorf("URLPassword of %q encoded = %q, %v", password, got, ok)
+		}
+		URLPassword(text)
+		for _, format := range []string{"ini", "json", "yaml"} {
+			FileField(text, format, password)
+		}
+	})
+}
+
+// A value written into an INI file is read back, trimmed, whatever it holds
+// on its line.
+func FuzzINIField(f *testing.F) {
+	f.Add("postgresql://u:p@db/x")
+	f.Add(" = ; # [x]")
+	f.Fuzz(func(t *testing.T, value string) {
+		if strings.ContainsAny(value, "\r\n") {
+			return
+		}
+		got, ok := FileField("[database]\ndefault = "+value+"\n", "ini", "database.default")
+		if !ok || got != strings.TrimSpace(value) {
+			t.Errorf("read %q back as %q, %v", value, got, ok)
+		}
+	})
 }
