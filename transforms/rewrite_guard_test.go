@@ -62,7 +62,7 @@ spec:
 	if err := os.WriteFile(cat, []byte(dsnCatalog), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := &transforms.Config{Transforms: []string{"secretrefs", "guards"}, Catalog: cat}
+	cfg := &transforms.Config{Transforms: []string{"provenance", "secretrefs", "guards"}, Catalog: cat}
 	out, err := runSteps(t, cfg, []byte(in.String()))
 	if err != nil {
 		t.Fatalf("the rewritten stream is refused: %v", err)

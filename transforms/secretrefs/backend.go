@@ -19,9 +19,12 @@ import (
 // credential's Secret exists: Secrets for values found outside any Secret
 // (backend chart), ExternalSecrets (external-secrets), nothing (existing).
 func (f *Filter) backendObjects(nodes []*yaml.RNode, creds credentials.Set, info *release.Info) ([]*yaml.RNode, error) {
+	// A Secret a previous run generated is generated again and replaces the
+	// copy in the input, which provenance, running first, has stamped: so a
+	// second run gives the same bytes.
 	present := map[string]bool{}
 	for _, n := range nodes {
-		if manifest.Kind(n) == "Secret" {
+		if manifest.Kind(n) == "Secret" && n.GetLabels()[GeneratedLabel] != "secretrefs" {
 			present[n.GetName()] = true
 		}
 	}
