@@ -49,7 +49,83 @@ type Catalog struct {
 	Externals map[string]External `json:"externals"`
 	// Objects that exist without being rendered (created at install time).
 	Provided []Provided `json:"provided,omitempty"`
+	// Who creates the credential Secrets, for a site catalog (--catalog);
+	// the same meaning as the chart's global.secrets. The chart's own
+	// catalog leaves it out: its site settings carry it.
+	Secrets *SiteSecrets `json:"secrets,omitempty"`
+	// Places that look like credentials and are not (a file path, a
+	// duration): the value-independent detector does not flag them.
+	NotSecret []Location `json:"notSecret,omitempty"`
 }
+
+// SiteSecrets says who creates the credential Secrets.
+type SiteSecrets struct {
+	// chart (the default): dpps-render renders a Secret for a value found
+	// in the stream; existing: the site creates them beforehand;
+	// external-secrets: ExternalSecrets against SecretStore.
+	Backend string `json:"backend,omitempty" jsonschema:"enum=chart,enum=existing,enum=external-secrets"`
+	// The external-secrets store, for backend external-secrets.
+	SecretStore *SecretStoreRef `json:"secretStore,omitempty"`
+}
+
+// SecretStoreRef names an external-secrets SecretStore or ClusterSecretStore.
+type SecretStoreRef struct {
+	// Name of the store.
+	Name string `json:"name" jsonschema:"minLength=1"`
+	// Kind of the store; ClusterSecretStore when left out.
+	Kind string `json:"kind,omitempty" jsonschema:"enum=ClusterSecretStore,enum=SecretStore,default=ClusterSecretStore"`
+}
+
+// DefaultSecretStoreKind is the store kind when a site names none.
+const DefaultSecretStoreKind = "ClusterSecretStore"
+
+// Location is a place a chart puts a credential's value: an env var, a
+// command-line flag, or a data key of a ConfigMap or Secret (optionally a
+// field of a config file held there). Exactly one of Env, Flag and Object.
+type Location struct {
+	// Name of an env var, in any container unless Workload or Container
+	// says which.
+	Env string `json:"env,omitempty"`
+	// A command-line flag in command or args: "--password" matches
+	// "--password=V" and "--password" "V".
+	Flag string `json:"flag,omitempty" jsonschema:"pattern=^-"`
+	// A ConfigMap or Secret, with Key.
+	Object *ObjectRef `json:"object,omitempty"`
+	// Data key of Object (ConfigMap data or binaryData, Secret data or
+	// stringData).
+	Key string `json:"key,omitempty"`
+	// Format of the config file Key holds, with Field.
+	Format string `json:"format,omitempty" jsonschema:"enum=ini,enum=json,enum=yaml"`
+	// Dotted path of the value in that file; for INI, section.key.
+	Field string `json:"field,omitempty"`
+	// Only in this workload (metadata.name), for Env and Flag.
+	Workload string `json:"workload,omitempty"`
+	// Only in this container, for Env and Flag.
+	Container string `json:"container,omitempty"`
+	// What part of the value the credential is: the whole value (left
+	// out) or url-password, the password of a URL's userinfo.
+	Extract string `json:"extract,omitempty" jsonschema:"enum=url-password"`
+	// Why the place holds no credential, in notSecret entries.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ObjectRef names a ConfigMap or Secret of the rendered stream.
+type ObjectRef struct {
+	// ConfigMap or Secret.
+	Kind string `json:"kind" jsonschema:"enum=ConfigMap,enum=Secret"`
+	// Name of the object.
+	Name string `json:"name" jsonschema:"minLength=1"`
+}
+
+// Location formats.
+const (
+	FormatINI  = "ini"
+	FormatJSON = "json"
+	FormatYAML = "yaml"
+)
+
+// ExtractURLPassword takes the password of a URL's userinfo.
+const ExtractURLPassword = "url-password"
 
 // Subchart is one subchart of the umbrella chart.
 type Subchart struct {
@@ -149,6 +225,10 @@ type Credential struct {
 	// file) instead of reading it from its Secret. For charts nobody here
 	// wrote; the DPPS chart needs none.
 	Detect []string `json:"detect,omitempty"`
+	// Locations are places a chart puts the value whole or as a part a
+	// pattern cannot single out (an env var, a config file field, a flag).
+	// The value read there is kept only in the Secret.
+	Locations []Location `json:"locations,omitempty"`
 }
 
 // Provided is an object that exists in the cluster without being in the
@@ -320,6 +400,24 @@ func (c *Catalog) Validate() error {
 				bad("credentials.%s.detect[%d]: needs exactly one capturing group, has %d", n, i, re.NumSubexp())
 			}
 		}
+		for i, l := range cr.Locations {
+			for _, p := range l.problems(true) {
+				bad("credentials.%s.locations[%d]: %s", n, i, p)
+			}
+		}
+	}
+	for i, l := range c.NotSecret {
+		for _, p := range l.problems(false) {
+			bad("notSecret[%d]: %s", i, p)
+		}
+	}
+	if s := c.Secrets; s != nil {
+		switch {
+		case s.Backend == "external-secrets" && (s.SecretStore == nil || s.SecretStore.Name == ""):
+			bad("secrets.secretStore: backend external-secrets needs secretStore.name")
+		case s.Backend != "external-secrets" && s.SecretStore != nil:
+			bad("secrets.secretStore: only backend external-secrets uses a secret store")
+		}
 	}
 	for n, e := range c.Externals {
 		refs("externals."+n+".consumers", e.Consumers, components, "component")
@@ -333,6 +431,45 @@ func (c *Catalog) Validate() error {
 	}
 	sort.Strings(errs)
 	return fmt.Errorf("catalog: %s", strings.Join(errs, "; "))
+}
+
+// problems lists what is wrong with a location: exactly one of env, flag
+// and object; key and format only with object; field only with format.
+// A credential's location needs a field with a format (a whole config file
+// is not a credential); a notSecret entry needs its reason.
+func (l Location) problems(credential bool) []string {
+	var out []string
+	kinds := 0
+	for _, set := range []bool{l.Env != "", l.Flag != "", l.Object != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		out = append(out, "needs exactly one of env, flag, object")
+	}
+	switch {
+	case l.Object != nil && l.Key == "":
+		out = append(out, "object needs key")
+	case l.Object == nil && l.Key != "":
+		out = append(out, "key needs object")
+	}
+	if l.Format != "" && l.Object == nil {
+		out = append(out, "format needs object")
+	}
+	if l.Field != "" && l.Format == "" {
+		out = append(out, "field needs format")
+	}
+	if credential && l.Format != "" && l.Field == "" {
+		out = append(out, "format needs field")
+	}
+	if l.Object != nil && (l.Workload != "" || l.Container != "") {
+		out = append(out, "workload and container apply to env and flag only")
+	}
+	if !credential && l.Reason == "" {
+		out = append(out, "needs a reason")
+	}
+	return out
 }
 
 func keySet[V any](m map[string]V) map[string]bool {

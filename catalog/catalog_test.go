@@ -121,3 +121,115 @@ func TestForSubchart(t *testing.T) {
 		t.Error("cert-generator-grid owns server-cafile")
 	}
 }
+
+func credential(m map[string]any) map[string]any {
+	return section(m, "credentials")["rucio-db-password"].(map[string]any)
+}
+
+func locations(l ...any) []any { return l }
+
+// TestLocationsSecretsNotSecret: the site-catalog additions load when well
+// formed and are refused, naming the entry, when not.
+func TestLocationsSecretsNotSecret(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(m map[string]any)
+		want string // "" loads
+	}{
+		{"every kind of location", func(m map[string]any) {
+			credential(m)["locations"] = locations(
+				map[string]any{"env": "RUCIO_CFG_BOOTSTRAP_USERPASS_PWD"},
+				map[string]any{"env": "RUCIO_CFG_DATABASE_DEFAULT", "extract": "url-password", "workload": "w", "container": "c"},
+				map[string]any{"object": map[string]any{"kind": "ConfigMap", "name": "cfg"}, "key": "rucio.cfg", "format": "ini", "field": "database.default", "extract": "url-password"},
+				map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}, "key": "common.json", "format": "json", "field": "bootstrap.userpass_pwd"},
+				map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}, "key": "password"},
+				map[string]any{"flag": "--password", "workload": "job"},
+			)
+			m["secrets"] = map[string]any{"backend": "external-secrets", "secretStore": map[string]any{"name": "vault"}}
+			m["notSecret"] = []any{map[string]any{"env": "POSTGRES_PASSWORD_FILE", "reason": "a file path"}}
+		}, ""},
+		{"two kinds", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"env": "A", "flag": "--a"})
+		}, "credentials.rucio-db-password.locations[0]: needs exactly one of env, flag, object"},
+		{"none", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"extract": "url-password"})
+		}, "credentials.rucio-db-password.locations[0]: needs exactly one of env, flag, object"},
+		{"object without key", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"env": "A"}, map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}})
+		}, "credentials.rucio-db-password.locations[1]: object needs key"},
+		{"key without object", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"env": "A", "key": "k"})
+		}, "credentials.rucio-db-password.locations[0]: key needs object"},
+		{"format without object", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"env": "A", "format": "ini", "field": "a.b"})
+		}, "credentials.rucio-db-password.locations[0]: format needs object"},
+		{"field without format", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}, "key": "k", "field": "a.b"})
+		}, "credentials.rucio-db-password.locations[0]: field needs format"},
+		{"format without field", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}, "key": "k", "format": "json"})
+		}, "credentials.rucio-db-password.locations[0]: format needs field"},
+		{"workload on an object", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}, "key": "k", "workload": "w"})
+		}, "credentials.rucio-db-password.locations[0]: workload and container apply to env and flag only"},
+		{"unknown format", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"object": map[string]any{"kind": "Secret", "name": "s"}, "key": "k", "format": "toml", "field": "a"})
+		}, "/credentials/rucio-db-password/locations/0/format: value must be one of"},
+		{"unknown extract", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"env": "A", "extract": "user"})
+		}, "/credentials/rucio-db-password/locations/0/extract: value must be 'url-password'"},
+		{"object of another kind", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"object": map[string]any{"kind": "Deployment", "name": "d"}, "key": "k"})
+		}, "/credentials/rucio-db-password/locations/0/object/kind: value must be one of"},
+		{"flag without dash", func(m map[string]any) {
+			credential(m)["locations"] = locations(map[string]any{"flag": "password"})
+		}, "/credentials/rucio-db-password/locations/0/flag: 'password' does not match pattern '^-'"},
+		{"notSecret without reason", func(m map[string]any) {
+			m["notSecret"] = []any{map[string]any{"env": "A"}}
+		}, "notSecret[0]: needs a reason"},
+		{"notSecret object without key", func(m map[string]any) {
+			m["notSecret"] = []any{map[string]any{"object": map[string]any{"kind": "ConfigMap", "name": "x"}, "reason": "r"}}
+		}, "notSecret[0]: object needs key"},
+		{"notSecret a whole config file", func(m map[string]any) {
+			m["notSecret"] = []any{map[string]any{"object": map[string]any{"kind": "ConfigMap", "name": "x"}, "key": "app.ini", "format": "ini", "reason": "no secrets"}}
+		}, ""},
+		{"unknown backend", func(m map[string]any) {
+			m["secrets"] = map[string]any{"backend": "vault"}
+		}, "/secrets/backend: value must be one of"},
+		{"external-secrets without store", func(m map[string]any) {
+			m["secrets"] = map[string]any{"backend": "external-secrets"}
+		}, "secrets.secretStore: backend external-secrets needs secretStore.name"},
+		{"a store for another backend", func(m map[string]any) {
+			m["secrets"] = map[string]any{"backend": "existing", "secretStore": map[string]any{"name": "vault"}}
+		}, "secrets.secretStore: only backend external-secrets uses a secret store"},
+		{"unknown store kind", func(m map[string]any) {
+			m["secrets"] = map[string]any{"backend": "external-secrets", "secretStore": map[string]any{"name": "vault", "kind": "Vault"}}
+		}, "/secrets/secretStore/kind: value must be one of"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(readCommitted(t), &m); err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(m)
+			data, _ := json.Marshal(m)
+			c, err := Load(data)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := c.Marshal(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("loaded a broken catalog")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}

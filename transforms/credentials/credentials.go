@@ -6,6 +6,7 @@ package credentials
 
 import (
 	"encoding/base64"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -43,8 +44,8 @@ func (c Credential) EnvName() string {
 type Set []Credential
 
 // Find returns the declared credentials with their values: from each
-// credential's own Secret in the stream, and from the catalog's detect
-// patterns anywhere in the stream.
+// credential's own Secret in the stream, from the catalog's detect patterns
+// anywhere in the stream, and from its locations.
 func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 	secrets := map[string]map[string]string{}
 	for _, n := range nodes {
@@ -58,7 +59,7 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 		decl := cat.Credentials[name]
 		c := Credential{Name: name, SecretName: decl.SecretName, Key: decl.Key}
 		values := map[string]bool{}
-		if v := secrets[decl.SecretName][decl.Key]; v != "" {
+		if v := secrets[decl.SecretName][decl.Key]; IsValue(v) {
 			values[v] = true
 		}
 		for _, pattern := range decl.Detect {
@@ -67,6 +68,11 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 				return nil, err // catalog.Validate compiled it already
 			}
 			detect(nodes, re, values)
+		}
+		for i, l := range decl.Locations {
+			if err := read(nodes, l, values); err != nil {
+				return nil, fmt.Errorf("credentials.%s.locations[%d]: %w", name, i, err)
+			}
 		}
 		for v := range values {
 			c.Values = append(c.Values, v)
@@ -83,25 +89,35 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 }
 
 func detect(nodes []*yaml.RNode, re *regexp.Regexp, into map[string]bool) {
+	capture := func(text string) {
+		for _, m := range re.FindAllStringSubmatch(text, -1) {
+			if IsValue(m[1]) {
+				into[m[1]] = true
+			}
+		}
+	}
 	for _, n := range nodes {
 		if manifest.Kind(n) == "Secret" {
 			for _, v := range SecretData(n) {
-				for _, m := range re.FindAllStringSubmatch(v, -1) {
-					if m[1] != "" {
-						into[m[1]] = true
-					}
-				}
+				capture(v)
 			}
 			continue
 		}
-		manifest.WalkScalars(n.YNode(), "", func(_ string, s *yaml.Node) {
-			for _, m := range re.FindAllStringSubmatch(s.Value, -1) {
-				if m[1] != "" {
-					into[m[1]] = true
-				}
-			}
-		})
+		manifest.WalkScalars(n.YNode(), "", func(_ string, s *yaml.Node) { capture(s.Value) })
 	}
+}
+
+// varRef is a Kubernetes dependent environment variable reference, $(VAR),
+// as secretrefs writes them and the kubelet expands them in env values,
+// command and args.
+var varRef = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_.-]*\)`)
+
+// IsValue reports whether text can be a credential's value: it is not empty
+// and not only $(VAR) references. A reference is what secretrefs leaves in
+// place of a value; taking it for the value would make every rewrite look
+// like a credential in plain text.
+func IsValue(text string) bool {
+	return strings.TrimSpace(varRef.ReplaceAllString(text, "")) != ""
 }
 
 // SecretData returns a Secret's data, base64-decoded, merged with its

@@ -1,6 +1,8 @@
 // Package guards checks the final stream of a release with a catalog and
 // fails it, rather than let Helm install it, when
 //   - a declared credential's value appears in plain text outside a Secret;
+//   - a declared credential's value is found nowhere, and nothing declares
+//     who creates its Secret;
 //   - a reference (secretKeyRef, configMapKeyRef, envFrom, a secret or
 //     configMap volume or projection, imagePullSecrets, serviceAccountName)
 //     names an object that is neither in the output nor declared as created
@@ -42,13 +44,15 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	creds, err := credentials.Find(nodes, info.Catalog)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", info.Origin, err)
 	}
 	var problems []string
 	if creds.Known() {
 		problems = append(problems, plaintext(nodes, creds)...)
 	}
-	problems = append(problems, dangling(nodes, provided(nodes, info))...)
+	have := provided(nodes, info)
+	problems = append(problems, unaccounted(nodes, creds, info, have)...)
+	problems = append(problems, dangling(nodes, have)...)
 	if len(problems) == 0 {
 		return nodes, nil
 	}
@@ -77,6 +81,67 @@ func plaintext(nodes []*yaml.RNode, creds credentials.Set) []string {
 	return out
 }
 
+// unaccounted lists the declared credentials whose value dpps-render found
+// nowhere (no Secret of the output holds it, no location or detect pattern
+// matched) and whose Secret nothing declares as created elsewhere (a
+// backend other than chart, the catalog's provided objects, an
+// ExternalSecret, a Certificate, a Job, the site): such a value may sit in
+// plain text where nothing looks for it. A credential of a part the chart's
+// values switched off (none of its owner's and consumers' workloads is in
+// the output, and no pod spec reads its Secret) is not asked for.
+func unaccounted(nodes []*yaml.RNode, creds credentials.Set, info *release.Info, have map[ref]string) []string {
+	if info.Site.Backend() != release.BackendChart {
+		return nil
+	}
+	workloads, labels, read := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, n := range nodes {
+		spec := manifest.PodSpec(n.YNode())
+		if spec == nil {
+			continue
+		}
+		workloads[n.GetName()] = true
+		if c := n.GetLabels()["app.kubernetes.io/component"]; c != "" {
+			labels[c] = true
+		}
+		for _, r := range manifest.References(spec, "") {
+			if r.Kind == "Secret" {
+				read[r.Name] = true
+			}
+		}
+	}
+	cat := info.Catalog
+	inPlay := func(name string) bool {
+		decl := cat.Credentials[name]
+		if read[decl.SecretName] {
+			return true
+		}
+		for _, comp := range append([]string{decl.Owner}, decl.Consumers...) {
+			if workloads[cat.Components[comp].Name] || labels[comp] {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, c := range creds {
+		if len(c.Values) > 0 {
+			continue
+		}
+		if by, ok := have[ref{"Secret", c.SecretName}]; ok && by != inOutput {
+			continue
+		}
+		if !inPlay(c.Name) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("credential %s: its value is in no Secret of the output (Secret %s, key %s) and no location or detect pattern finds it: declare where the chart puts it in credentials.%s.locations, or list Secret %s under provided",
+			c.Name, c.SecretName, c.Key, c.Name, c.SecretName))
+	}
+	return out
+}
+
+// inOutput says an object is rendered, in provided's map.
+const inOutput = "the output"
+
 // ref is an object a workload needs.
 type ref struct{ kind, name string }
 
@@ -91,7 +156,7 @@ func provided(nodes []*yaml.RNode, info *release.Info) map[ref]string {
 	subcharts := map[string]bool{} // subcharts that render something
 	for _, n := range nodes {
 		kind, obj := manifest.Kind(n), n.YNode()
-		have[ref{kind, n.GetName()}] = "the output"
+		have[ref{kind, n.GetName()}] = inOutput
 		if sub := manifest.ParseSource(manifest.Source(n)).Subchart; sub != "" {
 			subcharts[strings.SplitN(sub, "/", 2)[0]] = true
 		}

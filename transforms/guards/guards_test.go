@@ -12,7 +12,8 @@ import (
 
 const secretValue = "s3cret-db-passw0rd"
 
-var creds = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata:\n  db-password: " + base64.StdEncoding.EncodeToString([]byte(secretValue)) + "\n---\n"
+var creds = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata:\n  db-password: " + base64.StdEncoding.EncodeToString([]byte(secretValue)) +
+	"\n  token: " + base64.StdEncoding.EncodeToString([]byte("tok-0123456789abcdef")) + "\n---\n"
 
 func workload(podSpec string) string {
 	return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: rel-web}\nspec:\n  template:\n    spec:\n" + podSpec
@@ -62,6 +63,46 @@ func TestGuards(t *testing.T) {
 				workload("      volumes:\n      - {name: a, secret: {secretName: from-cert}}\n      - {name: b, secret: {secretName: from-eso}}\n      - {name: c, secret: {secretName: by-admin}}\n      - {name: d, configMap: {name: kube-root-ca.crt}}\n      containers: [{name: web}]\n"),
 			catalogExtra: "provided:\n- {kind: Secret, name: by-admin, by: the site admin}\n",
 		},
+		"a declared credential found nowhere": {
+			in:      workload("      containers: [{name: web}]\n"),
+			wantErr: "credential api-token: its value is in no Secret of the output (Secret creds, key token) and no location or detect pattern finds it: declare where the chart puts it in credentials.api-token.locations, or list Secret creds under provided; credential db-password: its value is in no Secret of the output (Secret creds, key db-password) and no location or detect pattern finds it: declare where the chart puts it in credentials.db-password.locations, or list Secret creds under provided",
+		},
+		"a Secret without the credential's key": {
+			in:      "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {db-password: " + secretValue + "}\n---\n" + workload("      containers: [{name: web}]\n"),
+			wantErr: "credential api-token: its value is in no Secret of the output (Secret creds, key token)",
+		},
+		"found nowhere, switched off: none of its workloads is in the output": {
+			in: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: other}\nspec:\n  template:\n    spec:\n      containers: [{name: other}]\n",
+		},
+		"found nowhere, its Secret read by a workload that is not its owner or consumer": {
+			in: "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {other: x}\n---\n" +
+				"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: other}\nspec:\n  template:\n    spec:\n      containers:\n      - name: other\n        envFrom: [{secretRef: {name: creds}}]\n",
+			wantErr: "credential api-token: its value is in no Secret of the output (Secret creds, key token)",
+		},
+		"found nowhere, its owner found by component label": {
+			in:      "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db-v2, labels: {app.kubernetes.io/component: db}}\nspec:\n  template:\n    spec:\n      containers: [{name: db}]\n",
+			wantErr: "credential db-password: its value is in no Secret of the output (Secret creds, key db-password)",
+		},
+		"found nowhere, provided by the site": {
+			in:           workload("      containers: [{name: web}]\n"),
+			catalogExtra: "provided:\n- {kind: Secret, name: creds, by: the site admin}\n",
+		},
+		"found nowhere, backend existing": {
+			in:           workload("      containers: [{name: web}]\n"),
+			catalogExtra: "secrets: {backend: existing}\n",
+		},
+		"found nowhere, backend external-secrets": {
+			in:           workload("      containers: [{name: web}]\n"),
+			catalogExtra: "secrets: {backend: external-secrets, secretStore: {name: vault}}\n",
+		},
+		"found nowhere, an ExternalSecret creates it": {
+			in: "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: es}\nspec: {target: {name: creds}}\n---\n" +
+				workload("      containers: [{name: web}]\n"),
+		},
+		"found nowhere, a Certificate creates it": {
+			in: "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c}\nspec: {secretName: creds}\n---\n" +
+				workload("      containers: [{name: web}]\n"),
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -86,5 +127,43 @@ func TestGuards(t *testing.T) {
 				t.Error("the error prints the credential")
 			}
 		})
+	}
+}
+
+// A value found by a location is accounted for: a copy in a Secret other
+// than the declared one passes; the same value in an env var is refused as
+// plain text, not as a credential found nowhere.
+func TestLocatedValueIsAccountedFor(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "secretrefs", "testdata", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := strings.NewReplacer(
+		"key: db-password, owner: db, consumers: [web]}", "key: db-password, owner: db, consumers: [web], locations: [{env: DB_PW}, {object: {kind: Secret, name: cfg}, key: app.ini, format: ini, field: db.password}]}",
+		"key: token, owner: web, consumers: [web]}", "key: token, owner: web, consumers: [web], locations: [{object: {kind: Secret, name: cfg}, key: app.ini, format: ini, field: api.token}]}",
+	).Replace(string(data))
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(path, []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "apiVersion: v1\nkind: Secret\nmetadata: {name: cfg}\nstringData:\n  app.ini: |\n    [db]\n    password = " + secretValue + "\n    [api]\n    token = tok-0123456789abcdef\n---\n"
+	for name, tc := range map[string]struct{ in, wantErr string }{
+		"in a Secret": {in: cfg + workload("      containers: [{name: web}]\n")},
+		"in an env var": {
+			in:      workload("      containers:\n      - name: web\n        env:\n        - {name: DB_PW, value: " + secretValue + "}\n"),
+			wantErr: "Deployment rel-web: spec.template.spec.containers[web].env[DB_PW].value holds the credential db-password in plain text outside a Secret; credential api-token: its value is in no Secret of the output",
+		},
+	} {
+		nodes, err := (&pipeline.Reader{Input: strings.NewReader(tc.in)}).Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = (&Filter{CatalogFile: path}).Filter(nodes)
+		if tc.wantErr == "" && err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: error %v\nwant %q", name, err, tc.wantErr)
+		}
 	}
 }

@@ -65,6 +65,8 @@ type Secrets struct {
 // SecretStore is the external-secrets store the ExternalSecrets point at.
 type SecretStore struct {
 	Name string `json:"name"`
+	// Kind is ClusterSecretStore when left out (catalog.DefaultSecretStoreKind),
+	// as the chart's values schema says.
 	Kind string `json:"kind"`
 }
 
@@ -160,5 +162,14 @@ func FromFile(path string) (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &Info{Catalog: c, Origin: path}, nil
+	info := &Info{Catalog: c, Origin: path}
+	// A site catalog says who creates the credential Secrets, as the
+	// chart's global.secrets does.
+	if s := c.Secrets; s != nil {
+		info.Site.Secrets.Backend = s.Backend
+		if s.SecretStore != nil {
+			info.Site.Secrets.SecretStore = &SecretStore{Name: s.SecretStore.Name, Kind: s.SecretStore.Kind}
+		}
+	}
+	return info, nil
 }

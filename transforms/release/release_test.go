@@ -88,3 +88,25 @@ func TestFromFileWinsAndDefaultsToChart(t *testing.T) {
 		t.Error("a missing file is not an error")
 	}
 }
+
+// A site catalog's secrets key is the site's backend, as global.secrets is
+// for the chart.
+func TestFromFileCopiesSecrets(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "secretrefs", "testdata", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	site := "secrets: {backend: external-secrets, secretStore: {name: vault, kind: SecretStore}}\n"
+	if err := os.WriteFile(path, append(data, site...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := FromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Site.Backend() != BackendExternalSecrets || info.Site.Secrets.SecretStore == nil ||
+		*info.Site.Secrets.SecretStore != (SecretStore{Name: "vault", Kind: "SecretStore"}) {
+		t.Errorf("site secrets: %+v", info.Site.Secrets)
+	}
+}

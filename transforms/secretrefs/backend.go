@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 	"github.com/ctao/dpps-deploy/transforms/release"
@@ -18,9 +19,12 @@ import (
 // credential's Secret exists: Secrets for values found outside any Secret
 // (backend chart), ExternalSecrets (external-secrets), nothing (existing).
 func (f *Filter) backendObjects(nodes []*yaml.RNode, creds credentials.Set, info *release.Info) ([]*yaml.RNode, error) {
+	// A Secret a previous run generated is generated again and replaces the
+	// copy in the input, which provenance, running first, has stamped: so a
+	// second run gives the same bytes.
 	present := map[string]bool{}
 	for _, n := range nodes {
-		if manifest.Kind(n) == "Secret" {
+		if manifest.Kind(n) == "Secret" && n.GetLabels()[GeneratedLabel] != "secretrefs" {
 			present[n.GetName()] = true
 		}
 	}
@@ -183,7 +187,7 @@ func generatedSecret(name string, data map[string]string) *yaml.RNode {
 func (f *Filter) externalSecret(name string, creds []credentials.Credential, store *release.SecretStore) *yaml.RNode {
 	kind := store.Kind
 	if kind == "" {
-		kind = "SecretStore"
+		kind = catalog.DefaultSecretStoreKind
 	}
 	es := yaml.MustParse("apiVersion: " + externalSecretAPIVersion + "\nkind: " + externalSecretKind + "\nmetadata:\n  name: " + name + "\n")
 	setGeneratedLabel(es)

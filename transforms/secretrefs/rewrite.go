@@ -62,13 +62,22 @@ func (r *rewrite) convertConfigMaps(nodes []*yaml.RNode) error {
 }
 
 func (r *rewrite) holdsCredential(cm *yaml.RNode) bool {
-	data := manifest.Field(cm.YNode(), "data")
-	if data == nil || data.Kind != yaml.MappingNode {
-		return false
+	if data := manifest.Field(cm.YNode(), "data"); data != nil && data.Kind == yaml.MappingNode {
+		for i := 1; i < len(data.Content); i += 2 {
+			if _, _, ok := r.creds.Match(data.Content[i].Value); ok {
+				return true
+			}
+		}
 	}
-	for i := 1; i < len(data.Content); i += 2 {
-		if _, _, ok := r.creds.Match(data.Content[i].Value); ok {
-			return true
+	if data := manifest.Field(cm.YNode(), "binaryData"); data != nil && data.Kind == yaml.MappingNode {
+		for i := 1; i < len(data.Content); i += 2 {
+			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(data.Content[i].Value))
+			if err != nil {
+				continue
+			}
+			if _, _, ok := r.creds.Match(string(b)); ok {
+				return true
+			}
 		}
 	}
 	return false
@@ -307,19 +316,79 @@ func (r *rewrite) container(obj *yaml.RNode, c *yaml.Node, path string) (bool, e
 		}
 		changed = ch || changed
 	}
+	return r.commandArgs(c) || changed, nil
+}
+
+// commandArgs replaces a credential in command or args by $(DPPS_CRED_X),
+// which the kubelet expands from the container's environment, and adds
+// that variable, read from the credential's Secret, to the environment.
+func (r *rewrite) commandArgs(c *yaml.Node) bool {
+	defined := map[string]bool{}
+	env := manifest.Field(c, "env")
+	if env != nil && env.Kind == yaml.SequenceNode {
+		for _, e := range env.Content {
+			if name := manifest.Field(e, "name"); name != nil {
+				defined[name.Value] = true
+			}
+		}
+	}
+	var added []*yaml.Node
+	changed := false
 	for _, key := range []string{"command", "args"} {
 		list := manifest.Field(c, key)
 		if list == nil || list.Kind != yaml.SequenceNode {
 			continue
 		}
-		for i, a := range list.Content {
-			if cred, _, ok := r.creds.Match(a.Value); ok {
-				return false, fmt.Errorf("%s: %s.%s[%d] holds the credential %s, which cannot be replaced by a Secret reference there: pass it through an environment variable ($(VAR) in %s)",
-					manifest.Describe(obj), path, key, i, cred.Name, key)
+		for _, a := range list.Content {
+			if a.Kind != yaml.ScalarNode {
+				continue
 			}
+			if _, _, ok := r.creds.Match(a.Value); !ok {
+				continue
+			}
+			text, used := r.replace(a.Value)
+			for _, cr := range used {
+				if !defined[cr.EnvName()] {
+					added = append(added, secretEnv(cr.EnvName(), cr.SecretName, cr.Key))
+					defined[cr.EnvName()] = true
+				}
+			}
+			// In place: the arg keeps its quoting and comments.
+			a.Value, a.Tag = text, "!!str"
+			changed = true
 		}
 	}
-	return changed, nil
+	if len(added) > 0 {
+		if env == nil || env.Kind != yaml.SequenceNode {
+			env = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+			setField(c, "env", env)
+		}
+		env.Content = append(env.Content, added...)
+	}
+	return changed
+}
+
+// replace puts $(DPPS_CRED_X) in place of every credential value in text:
+// the whole text when it is one, else every value long enough to be found
+// inside a longer text. It returns the credentials it replaced.
+func (r *rewrite) replace(text string) (string, []credentials.Credential) {
+	if c, whole, ok := r.creds.Match(text); ok && whole {
+		return "$(" + c.EnvName() + ")", []credentials.Credential{c}
+	}
+	var used []credentials.Credential
+	for _, c := range r.creds {
+		hit := false
+		for _, val := range c.Values {
+			if len(val) >= credentials.MinEmbedded && strings.Contains(text, val) {
+				text = strings.ReplaceAll(text, val, "$("+c.EnvName()+")")
+				hit = true
+			}
+		}
+		if hit {
+			used = append(used, c)
+		}
+	}
+	return text, used
 }
 
 // envFromMoved lists env entries for every key a removed Secret held.
@@ -356,17 +425,11 @@ func (r *rewrite) env(obj *yaml.RNode, env *yaml.Node, path string) (bool, error
 					setField(ref, "secretKeyRef", secretKeyRef(cred.SecretName, cred.Key))
 					setField(e, "valueFrom", ref)
 				} else {
-					text := v.Value
-					for _, c := range r.creds {
-						for _, val := range c.Values {
-							if len(val) < credentials.MinEmbedded || !strings.Contains(text, val) {
-								continue
-							}
-							if !defined[c.EnvName()] {
-								out = append(out, secretEnv(c.EnvName(), c.SecretName, c.Key))
-								defined[c.EnvName()] = true
-							}
-							text = strings.ReplaceAll(text, val, "$("+c.EnvName()+")")
+					text, used := r.replace(v.Value)
+					for _, c := range used {
+						if !defined[c.EnvName()] {
+							out = append(out, secretEnv(c.EnvName(), c.SecretName, c.Key))
+							defined[c.EnvName()] = true
 						}
 					}
 					manifest.SetString(e, "value", text)

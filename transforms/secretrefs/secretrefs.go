@@ -6,10 +6,13 @@
 //     the same string;
 //   - a ConfigMap that holds one becomes a Secret of the same name, and
 //     every reference to it follows;
+//   - a credential in command or args becomes $(DPPS_CRED_X), which the
+//     kubelet expands from a secret-backed variable added to the container;
 //   - a Secret that only repeats credentials of another Secret is removed
-//     and its references repointed;
-//   - a credential anywhere else (command, args, annotations, ...) is an
-//     error naming the object and field, never the value.
+//     and its references repointed.
+//
+// A credential anywhere else (an annotation, a CRD field) is left for the
+// guards transform to refuse, naming the object and field, never the value.
 //
 // It then makes sure each credential's Secret will exist, as the site's
 // secrets backend says: rendered by the chart, an ExternalSecret against the
@@ -17,6 +20,8 @@
 package secretrefs
 
 import (
+	"fmt"
+
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -76,7 +81,7 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	creds, err := credentials.Find(nodes, info.Catalog)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", info.Origin, err)
 	}
 	r := &rewrite{creds: creds, changed: map[*yaml.RNode]bool{}}
 	r.index(nodes)

@@ -216,22 +216,57 @@ func TestRewrites(t *testing.T) {
 	}
 }
 
-func TestUnsafePlacesFailWithoutTheValue(t *testing.T) {
-	for _, field := range []string{"command", "args"} {
-		in := credsSecret + "---\n" + deployment(`      - name: web
-        `+field+`: ["--password", "`+dbPassword+`"]
-`, "")
-		_, err := run(t, New(Config{}, catalogFile(t)), in)
-		if err == nil {
-			t.Fatalf("%s: no error", field)
-		}
-		want := "Deployment rel-web: spec.template.spec.containers[web]." + field + "[1] holds the credential db-password"
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q, want it to contain %q", err, want)
-		}
-		if strings.Contains(err.Error(), dbPassword) {
-			t.Errorf("the error prints the credential: %v", err)
-		}
+// A credential in command or args becomes $(DPPS_CRED_X), which the kubelet
+// expands from a variable the container gets from the Secret; a variable
+// of that name already there is not added twice.
+func TestCommandArgsGetAReference(t *testing.T) {
+	ref := "        - name: DPPS_CRED_DB_PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: creds\n              key: db-password\n"
+	for name, tc := range map[string]struct{ container, want string }{
+		"a whole arg": {
+			container: `        args: ["--password", "` + dbPassword + `"]
+`,
+			want: "        args: [\"--password\", \"$(DPPS_CRED_DB_PASSWORD)\"]\n        env:\n" + ref,
+		},
+		"--flag=V in command, after env": {
+			container: `        command: ["app", "--password=` + dbPassword + `", "--token=` + apiToken + `"]
+        env:
+        - name: A
+          value: b
+`,
+			want: "        command: [\"app\", \"--password=$(DPPS_CRED_DB_PASSWORD)\", \"--token=$(DPPS_CRED_API_TOKEN)\"]\n        env:\n        - name: A\n          value: b\n" +
+				"        - name: DPPS_CRED_DB_PASSWORD\n          valueFrom:\n            secretKeyRef:\n              name: creds\n              key: db-password\n" +
+				"        - name: DPPS_CRED_API_TOKEN\n          valueFrom:\n            secretKeyRef:\n              name: creds\n              key: token\n",
+		},
+		"in an env value and an arg: one variable": {
+			container: `        env:
+        - name: DSN
+          value: postgresql://u:` + dbPassword + `@db/x
+        args: ["--dsn", "postgresql://u:` + dbPassword + `@db/x"]
+`,
+			want: "        env:\n" + ref + "        - name: DSN\n          value: postgresql://u:$(DPPS_CRED_DB_PASSWORD)@db/x\n        args: [\"--dsn\", \"postgresql://u:$(DPPS_CRED_DB_PASSWORD)@db/x\"]\n",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := credsSecret + "---\n" + deployment("      - name: web\n"+tc.container, "")
+			out, err := run(t, New(Config{}, catalogFile(t)), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("got\n%s\nwant it to contain\n%s", out, tc.want)
+			}
+			workload := strings.SplitN(out, "kind: Deployment", 2)[1]
+			if strings.Contains(workload, dbPassword) || strings.Contains(workload, apiToken) {
+				t.Errorf("a credential is left in the workload:\n%s", workload)
+			}
+			again, err := run(t, New(Config{}, catalogFile(t)), out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again != out {
+				t.Errorf("second run changed the output:\n%s", again)
+			}
+		})
 	}
 }
 
@@ -287,6 +322,22 @@ spec:
 `
 		if !strings.HasSuffix(out, want) {
 			t.Errorf("got\n%s\nwant it to end with\n%s", out, want)
+		}
+	})
+	t.Run("a store without a kind is a ClusterSecretStore, as the values schema says", func(t *testing.T) {
+		out, err := run(t, New(Config{}, ""), site(`{"backend": "external-secrets", "secretStore": {"name": "vault"}}`)+uses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "  secretStoreRef:\n    name: vault\n    kind: ClusterSecretStore\n") {
+			t.Errorf("got\n%s", out)
+		}
+		out, err = run(t, New(Config{}, ""), site(`{"backend": "external-secrets", "secretStore": {"name": "vault", "kind": "SecretStore"}}`)+uses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "  secretStoreRef:\n    name: vault\n    kind: SecretStore\n") {
+			t.Errorf("got\n%s", out)
 		}
 	})
 	t.Run("external-secrets without a store is an error", func(t *testing.T) {
@@ -421,5 +472,65 @@ data:
 	}
 	if second != first {
 		t.Errorf("a second run changed the output:\n%s\n---- vs ----\n%s", first, second)
+	}
+}
+
+// A site catalog (--catalog) chooses the backend with its secrets key: with
+// existing, the site's own Secret is not generated although the stream
+// holds the value; with external-secrets, an ExternalSecret asks the site's
+// store for it.
+func TestSiteCatalogBackend(t *testing.T) {
+	cat, err := os.ReadFile(catalogFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withDetect := strings.Replace(string(cat), "owner: db, consumers: [web]}", `owner: db, consumers: [web], detect: ['postgresql://[^:/@]+:([^@]+)@']}`, 1)
+	in := "---\n" + deployment(`      - name: web
+        env:
+        - name: DSN
+          value: postgresql://rucio:`+dbPassword+`@db/rucio
+`, "")
+	for name, tc := range map[string]struct {
+		secrets       string
+		want, notWant []string
+	}{
+		"chart": {
+			secrets: "",
+			want:    []string{"kind: Secret\nmetadata:\n  name: creds\n", "db-password: " + b64(dbPassword)},
+		},
+		"existing": {
+			secrets: "secrets: {backend: existing}\n",
+			want:    []string{"value: postgresql://rucio:$(DPPS_CRED_DB_PASSWORD)@db/rucio"},
+			notWant: []string{"kind: Secret", "ExternalSecret", b64(dbPassword)},
+		},
+		"external-secrets": {
+			secrets: "secrets: {backend: external-secrets, secretStore: {name: vault}}\n",
+			want:    []string{"kind: ExternalSecret", "    name: vault\n    kind: ClusterSecretStore\n", "remoteRef:\n      key: dpps/db-password\n"},
+			notWant: []string{"kind: Secret", b64(dbPassword)},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "catalog.yaml")
+			if err := os.WriteFile(path, []byte(withDetect+tc.secrets), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := run(t, New(Config{}, path), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(out, dbPassword) {
+				t.Errorf("the password is in plain text:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("%q in\n%s", w, out)
+				}
+			}
+		})
 	}
 }
