@@ -28,15 +28,18 @@ type upstreamCase struct {
 	// converted lists the ConfigMaps that must come out as Secrets.
 	converted []string
 	// hooks: the render has hook objects, so it also goes through Helm 4,
-	// which post-renders them, as a chart.
-	hooks bool
+	// which post-renders them, as a chart, and through Helm 3 and
+	// dpps-render hooks, which must name hookCredentialHolders.
+	hooks                 bool
+	hookCredentialHolders []string
 }
 
 var upstreamCases = []upstreamCase{
 	{
 		file: "rucio-server.env-creds.yaml", catalog: "rucio-server.yaml",
-		credentials: []string{"Dev-Corpus-Pg-8812", "Dev-Corpus-Root-3307"},
-		hooks:       true, // the FTS proxy renewal Job is a post-install hook
+		credentials:           []string{"Dev-Corpus-Pg-8812", "Dev-Corpus-Root-3307"},
+		hooks:                 true, // the FTS proxy renewal Job is a post-install hook
+		hookCredentialHolders: []string{"Job bdms-renew-fts-proxy-on-helm-install"},
 	},
 	{
 		file: "rucio-daemons.env-creds.yaml", catalog: "rucio-daemons.yaml",
@@ -50,8 +53,9 @@ var upstreamCases = []upstreamCase{
 		file: "diracx.external-mysql.yaml", catalog: "diracx-external-db.yaml",
 		credentials: []string{"Dev-Corpus-My-2291", "Dev-Corpus-MyRoot-6604", "Dev-Corpus-MySb-4158",
 			"Dev-Corpus-Os-1375", "Dev-Corpus-OsRoot-9043", "Dev-Corpus-S3-7720"},
-		converted: []string{"wms-init-secrets"},
-		hooks:     true,
+		converted:             []string{"wms-init-secrets"},
+		hooks:                 true,
+		hookCredentialHolders: []string{"ConfigMap wms-init-secrets"},
 	},
 	{
 		file: "postgresql.initdb.yaml", catalog: "bitnami-postgresql.yaml",
@@ -82,6 +86,11 @@ func TestUpstreamCredentials(t *testing.T) {
 			if n := leaks(t, string(in), c.credentials); n == 0 && c.file != "rucio-server.config-creds.yaml" {
 				t.Fatalf("the input holds no credential outside a Secret: the case tests nothing")
 			}
+			// The check sees what is there: without secretrefs, every leak of
+			// the input is still in the output.
+			if n := leaks(t, pipe(t, bin, in, "--transforms=provenance"), c.credentials); n != leaks(t, string(in), c.credentials) {
+				t.Errorf("provenance alone: %d leaks, the input has %d", n, leaks(t, string(in), c.credentials))
+			}
 			out := pipe(t, bin, in, args...)
 			if l := leakList(t, out, c.credentials); len(l) > 0 {
 				t.Errorf("credentials outside Secrets after dpps-render:\n  %s", strings.Join(l, "\n  "))
@@ -93,9 +102,9 @@ func TestUpstreamCredentials(t *testing.T) {
 			if twice := pipe(t, bin, []byte(out), args...); twice != out {
 				t.Error("the output fed back in changes")
 			}
-			t.Logf("%s: %d places outside Secrets held a credential before, %d after; %d objects in, %d out",
-				c.file, leaks(t, string(in), c.credentials), len(leakList(t, out, c.credentials)),
-				len(objectsOf(t, string(in))), len(objectsOf(t, out)))
+			t.Logf("%s: credentials outside Secrets in %d places (object and credential) before, %d after; %d objects in, %d out",
+				c.file, leaks(t, string(in), c.credentials), leaks(t, out, c.credentials),
+				countObjects(t, string(in)), countObjects(t, out))
 			if c.hooks {
 				t.Run("helm 4 plugin", func(t *testing.T) {
 					helm, env := helm4WithPlugin(t)
@@ -107,6 +116,31 @@ func TestUpstreamCredentials(t *testing.T) {
 						t.Errorf("credentials outside Secrets after helm template with the plugin:\n  %s", strings.Join(l, "\n  "))
 					}
 					checkNothingLost(t, string(in), got, c.converted)
+				})
+				// Helm 3 leaves hooks out of the post-render: dpps-render
+				// hooks reads its plain output and names each hook that
+				// holds a credential, never the value.
+				t.Run("helm 3 and dpps-render hooks", func(t *testing.T) {
+					helm, env := helm3Bin(t), helmEnv(t, binDir(t))
+					plain := mustRun(t, env, helm, "template", releaseOf(t, string(in)), wrapperChart(t, in))
+					cmd := exec.Command(bin, "hooks", args[0])
+					cmd.Stdin = strings.NewReader(plain)
+					report, err := cmd.Output()
+					if err == nil {
+						t.Fatalf("dpps-render hooks found nothing:\n%s", report)
+					}
+					for _, name := range c.hookCredentialHolders {
+						if !strings.Contains(string(report), name) {
+							t.Errorf("dpps-render hooks does not name %s:\n%s", name, report)
+						}
+					}
+					for _, cred := range c.credentials {
+						for form, needle := range encodedForms(cred) {
+							if strings.Contains(string(report), needle) {
+								t.Errorf("dpps-render hooks printed a credential (%s)", form)
+							}
+						}
+					}
 				})
 			}
 		})
@@ -132,6 +166,9 @@ func pipe(t *testing.T, bin string, in []byte, args ...string) string {
 func wrapperChart(t *testing.T, render []byte) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "upstream")
+	if err := os.MkdirAll(filepath.Join(dir, "templates"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(dir, "Chart.yaml"), 0o644, "apiVersion: v2\nname: upstream\nversion: 0.1.0\n")
 	writeFile(t, filepath.Join(dir, "render.yaml"), 0o644, string(render))
 	writeFile(t, filepath.Join(dir, "templates", "render.yaml"), 0o644, `{{ .Files.Get "render.yaml" }}`)
@@ -158,10 +195,10 @@ func leaks(t *testing.T, stream string, creds []string) int {
 	return len(leakList(t, stream, creds))
 }
 
-// leakList names every document and form in which a credential appears
-// outside a Secret or ExternalSecret: in its text (comments included),
-// percent-encoded, base64-encoded at any alignment, or inside any scalar
-// or key that decodes from base64.
+// leakList names every document that holds a credential outside a Secret
+// or ExternalSecret, once per credential, with the forms it takes there: in
+// the document's text (comments included), percent-encoded, base64-encoded
+// at any alignment, or inside any scalar or key that decodes from base64.
 func leakList(t *testing.T, stream string, creds []string) []string {
 	t.Helper()
 	var out []string
@@ -170,15 +207,21 @@ func leakList(t *testing.T, stream string, creds []string) []string {
 			continue
 		}
 		for _, c := range creds {
+			var found []string
 			for form, needle := range encodedForms(c) {
 				if strings.Contains(o.text, needle) {
-					out = append(out, fmt.Sprintf("document %d (%s %s): %s (%s)", i+1, o.kind, o.name, c, form))
+					found = append(found, form)
 				}
 			}
 			for _, s := range o.strings {
 				if b, err := base64.StdEncoding.DecodeString(s); err == nil && strings.Contains(string(b), c) {
-					out = append(out, fmt.Sprintf("document %d (%s %s): %s (inside a base64 value)", i+1, o.kind, o.name, c))
+					found = append(found, "inside a base64 value")
+					break
 				}
+			}
+			if len(found) > 0 {
+				slices.Sort(found)
+				out = append(out, fmt.Sprintf("document %d (%s %s): %s (%s)", i+1, o.kind, o.name, c, strings.Join(found, ", ")))
 			}
 		}
 	}
@@ -264,6 +307,17 @@ func collectStrings(v any, into *[]string) {
 	case string:
 		*into = append(*into, v)
 	}
+}
+
+// countObjects counts the documents that are objects.
+func countObjects(t *testing.T, stream string) int {
+	n := 0
+	for _, o := range objectsOf(t, stream) {
+		if o.kind != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // checkNothingLost requires every input object in the output, by kind and
