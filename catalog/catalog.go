@@ -375,3 +375,23 @@ func (c *Catalog) ForSubchart(name string) SubchartValues {
 	}
 	return out
 }
+
+// Location is a place a chart puts a credential's value.
+type Location struct {
+	Env       string     `json:"env,omitempty"`       // env var name
+	Flag      string     `json:"flag,omitempty"`      // command-line flag, "--password"
+	Object    *ObjectRef `json:"object,omitempty"`    // with Key
+	Key       string     `json:"key,omitempty"`       // data key of Object
+	Format    string     `json:"format,omitempty"`    // ini|json|yaml: Key holds a config file
+	Field     string     `json:"field,omitempty"`     // dotted path in that file (INI: section.key)
+	Workload  string     `json:"workload,omitempty"`  // only this workload (env, flag)
+	Container string     `json:"container,omitempty"` // only this container (env, flag)
+	Extract   string     `json:"extract,omitempty"`   // "" (the whole value) or "url-password"
+	Reason    string     `json:"reason,omitempty"`    // why, in notSecret entries
+}
+
+// ObjectRef names a ConfigMap or Secret.
+type ObjectRef struct {
+	Kind string `json:"kind"` // ConfigMap|Secret
+	Name string `json:"name"`
+}
