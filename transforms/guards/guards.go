@@ -1,6 +1,9 @@
 // Package guards checks the final stream of a release with a catalog and
 // fails it, rather than let Helm install it, when
-//   - a declared credential's value appears in plain text outside a Secret;
+//   - a credential sits outside a Secret (package plaintext: a declared
+//     credential's value in any encoding, and, even without a catalog, a
+//     password in URL userinfo or SQL, or a literal value named like a
+//     secret);
 //   - a reference (secretKeyRef, configMapKeyRef, envFrom, a secret or
 //     configMap volume or projection, imagePullSecrets, serviceAccountName)
 //     names an object that is neither in the output nor declared as created
@@ -19,6 +22,7 @@ import (
 
 	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
+	"github.com/ctao/dpps-deploy/transforms/plaintext"
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
 
@@ -34,21 +38,26 @@ var _ kio.Filter = (*Filter)(nil)
 const maxReported = 10
 
 // Filter returns the stream unchanged, or an error listing the problems.
-// Without a catalog there is nothing declared to check against.
+// Without a catalog only the value-independent credential rules run: there
+// is nothing declared to check references against.
 func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	info, err := release.Find(nodes, f.CatalogFile)
-	if err != nil || info == nil {
-		return nodes, err
-	}
-	creds, err := credentials.Find(nodes, info.Catalog)
 	if err != nil {
 		return nil, err
 	}
-	var problems []string
-	if creds.Known() {
-		problems = append(problems, plaintext(nodes, creds)...)
+	var creds credentials.Set
+	if info != nil {
+		if creds, err = credentials.Find(nodes, info.Catalog); err != nil {
+			return nil, err
+		}
 	}
-	problems = append(problems, dangling(nodes, provided(nodes, info))...)
+	var problems []string
+	for _, p := range plaintext.Scan(nodes, creds, nil) {
+		problems = append(problems, fmt.Sprintf("%s: %s holds %s outside a Secret: %s", manifest.Describe(p.Node), p.Path, p.What, p.Fix))
+	}
+	if info != nil {
+		problems = append(problems, dangling(nodes, provided(nodes, info))...)
+	}
 	if len(problems) == 0 {
 		return nodes, nil
 	}
@@ -58,23 +67,6 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		problems = problems[:maxReported]
 	}
 	return nil, fmt.Errorf("%s%s", strings.Join(problems, "; "), more)
-}
-
-// plaintext finds credential values outside Secrets.
-func plaintext(nodes []*yaml.RNode, creds credentials.Set) []string {
-	var out []string
-	for _, n := range nodes {
-		holds := func(s *yaml.Node) bool { _, _, ok := creds.Match(s.Value); return ok }
-		if manifest.Kind(n) == "Secret" || !manifest.AnyScalar(n.YNode(), holds) {
-			continue
-		}
-		manifest.WalkScalars(n.YNode(), "", func(path string, s *yaml.Node) {
-			if c, _, ok := creds.Match(s.Value); ok {
-				out = append(out, fmt.Sprintf("%s: %s holds the credential %s in plain text outside a Secret", manifest.Describe(n), path, c.Name))
-			}
-		})
-	}
-	return out
 }
 
 // ref is an object a workload needs.

@@ -43,7 +43,10 @@ func TestGuards(t *testing.T) {
 		},
 		"plaintext in an annotation": {
 			in:      creds + "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n    note: pw is " + secretValue + "\n",
-			wantErr: "Service s: metadata.annotations.note holds the credential db-password in plain text outside a Secret",
+			wantErr: "Service s: metadata.annotations.note holds the credential db-password outside a Secret: keep it only in its Secret: remove it from the chart's values, or declare this place in credentials.db-password.locations for secretrefs to move it",
+		},
+		"secretrefs' rewrite is no credential": {
+			in: creds + workload("      containers:\n      - name: web\n        env:\n        - name: DPPS_CRED_DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: creds, key: db-password}}\n        - {name: DSN, value: 'postgresql://u:$(DPPS_CRED_DB_PASSWORD)@db/x'}\n"),
 		},
 		"dangling secret volume": {
 			in:      creds + workload("      volumes:\n      - name: ca\n        secret: {secretName: rel-ca}\n      containers: [{name: web}]\n"),
@@ -86,5 +89,20 @@ func TestGuards(t *testing.T) {
 				t.Error("the error prints the credential")
 			}
 		})
+	}
+}
+
+// TestWithoutCatalog: with no catalog, the value-independent rules still
+// refuse a credential outside a Secret, and nothing else is checked.
+func TestWithoutCatalog(t *testing.T) {
+	in := workload("      volumes: [{name: ca, secret: {secretName: nowhere}}]\n      containers:\n      - name: web\n        env:\n        - {name: DB_PASSWORD, value: s3cret-db-passw0rd}\n")
+	nodes, err := (&pipeline.Reader{Input: strings.NewReader(in)}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Filter{}).Filter(nodes)
+	want := "Deployment rel-web: spec.template.spec.containers[web].env[DB_PASSWORD].value holds a literal value in an env var named like a secret outside a Secret: move it into a Secret, or declare this place in the catalog: in credentials.<name>.locations, or in notSecret if it is not a credential"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
 	}
 }

@@ -58,7 +58,7 @@ type Finding struct {
 const (
 	fixName  = "do not use a credential as a key or a name"
 	fixNote  = "remove it from the comment in the chart's template (comments are copied to the output)"
-	fixFound = "move the value into a Secret and reference it, declare this location in the catalog (credentials.<name>.locations), or list it under notSecret if it is not a credential"
+	fixFound = "move it into a Secret, or declare this place in the catalog: in credentials.<name>.locations, or in notSecret if it is not a credential"
 )
 
 // Scan returns the credentials outside Secrets in nodes, in stream order.
@@ -183,7 +183,7 @@ func (s *scan) report(path, text, where, fix string) bool {
 	name, how, ok := s.known.find(text)
 	if ok {
 		if fix == "" {
-			fix = "take it out of the chart's values and templates, or declare this location in the catalog (credentials." + name + ".locations) so that secretrefs moves it into its Secret"
+			fix = "keep it only in its Secret: remove it from the chart's values, or declare this place in credentials." + name + ".locations for secretrefs to move it"
 		}
 		s.add(&s.byKnown, orRoot(path), "the credential "+name+how+where, fix)
 	}
