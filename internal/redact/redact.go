@@ -6,7 +6,9 @@
 package redact
 
 import (
+	"bytes"
 	"encoding/base64"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -187,4 +189,28 @@ func lower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
+}
+
+// Writer holds what is written to it until Flush, then writes it to the
+// underlying writer redacted: a value split over two writes is still found.
+type Writer struct {
+	r   *Redactor
+	w   io.Writer
+	buf bytes.Buffer
+}
+
+// Writer returns a redacting writer in front of w.
+func (r *Redactor) Writer(w io.Writer) *Writer { return &Writer{r: r, w: w} }
+
+func (w *Writer) Write(p []byte) (int, error) { return w.buf.Write(p) }
+
+// Flush writes what was written so far, redacted.
+func (w *Writer) Flush() error {
+	if w.buf.Len() == 0 {
+		return nil
+	}
+	text := w.r.Redact(w.buf.String())
+	w.buf.Reset()
+	_, err := io.WriteString(w.w, text)
+	return err
 }

@@ -129,7 +129,14 @@ type known struct {
 	whole  map[string]bool     // forms matched only as a whole text (short values)
 }
 
-func newKnown(creds credentials.Set) *known {
+func newKnown(set credentials.Set) *known {
+	// A detect pattern run over secretrefs' output captures its
+	// $(DPPS_CRED_X) references: they are never a credential.
+	var creds credentials.Set
+	for _, c := range set {
+		c.Values = slices.DeleteFunc(slices.Clone(c.Values), func(v string) bool { return !literal(v) })
+		creds = append(creds, c)
+	}
 	if !creds.Known() {
 		return nil
 	}
@@ -150,29 +157,29 @@ func newKnown(creds credentials.Set) *known {
 	return k
 }
 
-// find says which credential text holds and how: "" (as it is),
-// ", base64-encoded" or ", percent-encoded".
-func (k *known) find(text string) (name, how string, ok bool) {
+// find says which credential text holds and how: "the credential X",
+// "the base64 of the credential X", "the percent-encoded credential X".
+func (k *known) find(text string) (name, what string, ok bool) {
 	if c, _, ok := k.creds.Match(text); ok {
-		return c.Name, "", true
+		return c.Name, "the credential " + c.Name, true
 	}
 	if strings.Contains(text, "%") {
 		if d := percentDecode(text); d != text {
 			if c, _, ok := k.creds.Match(d); ok {
-				return c.Name, ", percent-encoded", true
+				return c.Name, "the percent-encoded credential " + c.Name, true
 			}
 		}
 	}
 	for _, c := range k.creds {
 		for _, f := range k.base64[c.Name] {
 			if text == f || !k.whole[f] && strings.Contains(text, f) {
-				return c.Name, ", base64-encoded", true
+				return c.Name, "the base64 of the credential " + c.Name, true
 			}
 		}
 	}
 	if d, ok := decodeBase64(text); ok {
 		if c, _, ok := k.creds.Match(d); ok {
-			return c.Name, ", base64-encoded", true
+			return c.Name, "the base64 of the credential " + c.Name, true
 		}
 	}
 	return "", "", false
@@ -180,12 +187,12 @@ func (k *known) find(text string) (name, how string, ok bool) {
 
 // report adds a known-value finding.
 func (s *scan) report(path, text, where, fix string) bool {
-	name, how, ok := s.known.find(text)
+	name, what, ok := s.known.find(text)
 	if ok {
 		if fix == "" {
 			fix = "keep it only in its Secret: remove it from the chart's values, or declare this place in credentials." + name + ".locations for secretrefs to move it"
 		}
-		s.add(&s.byKnown, orRoot(path), "the credential "+name+how+where, fix)
+		s.add(&s.byKnown, orRoot(path), what+where, fix)
 	}
 	return ok
 }
@@ -222,7 +229,11 @@ func (s *scan) knownValues(n *yaml.Node, path string) {
 			s.knownValues(c, path+s.element(c, i))
 		}
 	case yaml.ScalarNode:
-		s.report(path, n.Value, "", "")
+		fix := ""
+		if path == "name" || strings.HasSuffix(path, ".name") {
+			fix = fixName
+		}
+		s.report(path, n.Value, "", fix)
 	}
 }
 

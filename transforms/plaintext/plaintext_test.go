@@ -68,31 +68,31 @@ func TestKnownValues(t *testing.T) {
 		},
 		"a label, percent-encoded": {
 			in:   "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels: {x: 'u:Fx-Pass%2Fw0rd%2B9'}\n",
-			want: []string{"Service s: metadata.labels.x: the credential db-password, percent-encoded"},
+			want: []string{"Service s: metadata.labels.x: the percent-encoded credential db-password"},
 		},
 		"URL userinfo, percent-encoded": {
 			in:   pod("        - {name: DB, value: 'postgresql://u:Fx-Pass%2fw0rd%2b9@db/x'}\n"),
-			want: []string{"Deployment web: spec.template.spec.containers[app].env[DB].value: the credential db-password, percent-encoded"},
+			want: []string{"Deployment web: spec.template.spec.containers[app].env[DB].value: the percent-encoded credential db-password"},
 		},
 		"ConfigMap data, base64 of the value": {
 			in:   configMap("data: {k: " + b64(pw) + "}\n"),
-			want: []string{"ConfigMap cm: data.k: the credential db-password, base64-encoded"},
+			want: []string{"ConfigMap cm: data.k: the base64 of the credential db-password"},
 		},
 		"ConfigMap data, base64 of a file that holds it": {
 			in:   configMap("data: {k: " + b64("[db]\npassword = "+pw+"\n") + "}\n"),
-			want: []string{"ConfigMap cm: data.k: the credential db-password, base64-encoded"},
+			want: []string{"ConfigMap cm: data.k: the base64 of the credential db-password"},
 		},
 		"base64 inside a longer text": {
 			in:   configMap("data: {k: 'Authorization: Basic " + b64("user:"+pw) + "'}\n"),
-			want: []string{"ConfigMap cm: data.k: the credential db-password, base64-encoded"},
+			want: []string{"ConfigMap cm: data.k: the base64 of the credential db-password"},
 		},
 		"ConfigMap binaryData": {
 			in:   configMap("binaryData: {k: " + b64("x="+pw) + "}\n"),
-			want: []string{"ConfigMap cm: binaryData.k: the credential db-password, base64-encoded"},
+			want: []string{"ConfigMap cm: binaryData.k: the base64 of the credential db-password"},
 		},
 		"a !!binary scalar": {
 			in:   "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations: {x: !!binary " + b64(pw) + "}\n",
-			want: []string{"Service s: metadata.annotations.x: the credential db-password, base64-encoded"},
+			want: []string{"Service s: metadata.annotations.x: the base64 of the credential db-password"},
 		},
 		"a mapping key": {
 			in:   configMap("data:\n  " + pw + ": x\n"),
@@ -227,6 +227,16 @@ func TestValueIndependent(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestReferenceIsNoValue: a detect pattern run over secretrefs' output
+// captures its reference; that is never a credential (issue #16, item 1).
+func TestReferenceIsNoValue(t *testing.T) {
+	set := credentials.Set{{Name: "rucio-db-password", Values: []string{"$(DPPS_CRED_RUCIO_DB_PASSWORD)"}}}
+	in := pod("        - {name: RUCIO_CFG_DATABASE_DEFAULT, value: 'postgresql://rucio:$(DPPS_CRED_RUCIO_DB_PASSWORD)@db/rucio'}\n")
+	if got := findings(t, in, set, nil); len(got) > 0 {
+		t.Errorf("a reference is reported: %q", got)
 	}
 }
 
