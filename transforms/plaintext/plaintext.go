@@ -7,9 +7,11 @@
 //     they are, base64-encoded (a scalar that decodes to text holding one,
 //     or a value's base64 inside a longer text) or percent-encoded;
 //   - value-independent, with no catalog at all: a password in URL
-//     userinfo, a password in an SQL statement, a literal env value whose
-//     name says it is a secret, and a field named so inside a config file
-//     (INI, JSON, YAML) held in ConfigMap data or binaryData.
+//     userinfo, a password in an SQL statement, a literal env value or
+//     command-line flag ("--password=V", "--password" "V") whose name says
+//     it is a secret, and a field named so inside a config file (INI,
+//     JSON, YAML, by the data key's extension) held in ConfigMap data or
+//     binaryData.
 //
 // A name says it is a secret (secretNamed) when its last word is PASSWORD,
 // PASSWD, PWD, PASS, SECRET, TOKEN or APIKEY, or its last word is KEY and
@@ -71,7 +73,7 @@ func Scan(nodes []*yaml.RNode, creds credentials.Set, notSecret []catalog.Locati
 		case "Secret", "ExternalSecret":
 			continue
 		}
-		s := &scan{obj: n, known: known, notSecret: notSecret, handled: map[*yaml.Node]bool{}}
+		s := &scan{obj: n, known: known, notSecret: notSecret, handled: map[*yaml.Node]bool{}, seen: map[string]bool{}}
 		if known != nil {
 			s.knownValues(n.YNode(), "")
 		}
@@ -90,7 +92,8 @@ type scan struct {
 	obj       *yaml.RNode
 	known     *known
 	notSecret []catalog.Location
-	handled   map[*yaml.Node]bool // scalars the env and data rules looked at
+	handled   map[*yaml.Node]bool // scalars the env, flag and data rules looked at
+	seen      map[string]bool     // findings so far, by path and what
 	byKnown   []Finding           // known values
 	byRule    []Finding           // value-independent
 }
@@ -112,11 +115,10 @@ func (s *scan) result() []Finding {
 }
 
 func (s *scan) add(list *[]Finding, path, what, fix string) {
-	for _, f := range *list {
-		if f.Path == path && f.What == what {
-			return
-		}
+	if s.seen[path+"\x00"+what] {
+		return
 	}
+	s.seen[path+"\x00"+what] = true
 	*list = append(*list, Finding{Node: s.obj, Path: path, What: what, Fix: fix})
 }
 
@@ -265,16 +267,17 @@ func (s *scan) element(elem *yaml.Node, i int) string {
 
 // place is where a value-independent finding sits, for notSecret.
 type place struct {
-	env, container string // env var
-	key, field     string // ConfigMap data key; field in its config file
-	format         string
+	env, flag  string // env var or command-line flag
+	container  string // of env or flag
+	key, field string // ConfigMap data key; field in its config file
+	format     string
 }
 
 func (s *scan) exempt(p place) bool {
 	for _, l := range s.notSecret {
 		switch {
-		case l.Env != "" && p.env != "":
-			if l.Env == p.env && (l.Workload == "" || l.Workload == s.obj.GetName()) && (l.Container == "" || l.Container == p.container) {
+		case l.Env != "" && p.env != "" || l.Flag != "" && p.flag != "":
+			if l.Env == p.env && l.Flag == p.flag && (l.Workload == "" || l.Workload == s.obj.GetName()) && (l.Container == "" || l.Container == p.container) {
 				return true
 			}
 		case l.Object != nil && p.key != "":
@@ -293,7 +296,8 @@ func (s *scan) rule(p place, path, what string) {
 	}
 }
 
-// env checks the literal env values of every container.
+// env checks the literal env values and command-line flags of every
+// container.
 func (s *scan) env() {
 	obj := s.obj.YNode()
 	spec := manifest.PodSpec(obj)
@@ -308,14 +312,16 @@ func (s *scan) env() {
 		}
 		for i, c := range seq.Content {
 			env := manifest.Field(c, "env")
-			if env == nil || env.Kind != yaml.SequenceNode {
-				continue
-			}
 			container := ""
 			if n := manifest.Field(c, "name"); n != nil {
 				container = n.Value
 			}
-			cpath := base + "." + list + s.element(c, i) + ".env"
+			cpath := base + "." + list + s.element(c, i)
+			s.flags(c, container, cpath)
+			if env == nil || env.Kind != yaml.SequenceNode {
+				continue
+			}
+			cpath += ".env"
 			for j, e := range env.Content {
 				name, value := manifest.Field(e, "name"), manifest.Field(e, "value")
 				if name == nil || value == nil || value.Kind != yaml.ScalarNode {
@@ -329,6 +335,35 @@ func (s *scan) env() {
 					register(name.Value, value.Value)
 				}
 				s.text(p, path, "", value.Value)
+			}
+		}
+	}
+}
+
+// flags checks a container's command and args for "--NAME=VALUE" and
+// "--NAME" "VALUE" where NAME says it is a secret.
+func (s *scan) flags(c *yaml.Node, container, cpath string) {
+	for _, field := range []string{"command", "args"} {
+		list := manifest.Field(c, field)
+		if list == nil || list.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, item := range list.Content {
+			if item.Kind != yaml.ScalarNode || !strings.HasPrefix(item.Value, "-") {
+				continue
+			}
+			flag, value, inline := strings.Cut(item.Value, "=")
+			at := i
+			if !inline {
+				if i+1 >= len(list.Content) || list.Content[i+1].Kind != yaml.ScalarNode || strings.HasPrefix(list.Content[i+1].Value, "-") {
+					continue
+				}
+				at, value = i+1, list.Content[i+1].Value
+			}
+			name := strings.TrimLeft(flag, "-")
+			if secretNamed(name) && literal(value) && !secretName(name, value) {
+				s.rule(place{flag: flag, container: container}, fmt.Sprintf("%s.%s[%d]", cpath, field, at), "a literal value of a command-line flag named like a secret")
+				register(flag, value)
 			}
 		}
 	}
@@ -560,7 +595,7 @@ func configFile(key, text string) (format string, fields []configField) {
 		}
 		collect(v, "", "", &fields)
 		return "yaml", fields
-	case ext == "ini" || ext == "cfg" || ext == "conf" || ext == "cnf" || ext == "properties":
+	case ext == "ini" || ext == "cfg" || ext == "conf" || ext == "cnf" || ext == "properties" || ext == "env":
 		return "ini", ini(text)
 	}
 	return "", nil

@@ -174,6 +174,19 @@ func TestValueIndependent(t *testing.T) {
 				"        - {name: DB_PASSWORD, value: $(DPPS_CRED_DB)}\n" +
 				"        - name: API_TOKEN\n          valueFrom: {secretKeyRef: {name: creds, key: t}}\n"),
 		},
+		"flags": {
+			in: "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n" +
+				"        command: [tool, --password=hunter2-secret, --token-ttl=5m]\n" +
+				"        args: [--api-key, root-Pw-77, --secret, ca-secret, --password, $(PW), --db-password=, --verbose]\n",
+			want: []string{
+				"Job j: spec.template.spec.containers[c].command[1]: a literal value of a command-line flag named like a secret",
+				"Job j: spec.template.spec.containers[c].args[1]: a literal value of a command-line flag named like a secret",
+			},
+		},
+		"notSecret flag": {
+			in:        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    args: [--token, abc-def]\n",
+			notSecret: []catalog.Location{{Flag: "--token", Workload: "p", Container: "c"}},
+		},
 		"SQL in a ConfigMap": {
 			in: configMap("data:\n  init.sql: |\n    CREATE USER r WITH PASSWORD 'hunter2-secret';\n    GRANT ALL TO 'x'@'%';\n  my.sql: \"CREATE USER 'a'@'%' IDENTIFIED BY 'root-Pw-77';\"\n"),
 			want: []string{
