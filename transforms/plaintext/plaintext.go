@@ -68,20 +68,25 @@ const (
 func Scan(nodes []*yaml.RNode, creds credentials.Set, notSecret []catalog.Location) []Finding {
 	var out []Finding
 	known := newKnown(creds)
+	handled := map[*yaml.Node]bool{} // one for the stream: nodes are its keys
 	for _, n := range nodes {
 		switch manifest.Kind(n) {
 		case "Secret", "ExternalSecret":
 			continue
 		}
-		s := &scan{obj: n, known: known, notSecret: notSecret, handled: map[*yaml.Node]bool{}, seen: map[string]bool{}}
-		if known != nil {
-			s.knownValues(n.YNode(), "")
-		}
+		s := &scan{obj: n, known: known, notSecret: notSecret, handled: handled}
 		s.env()
 		if manifest.Kind(n) == "ConfigMap" {
 			s.configMapData()
 		}
-		s.otherScalars(n.YNode(), "")
+		// The walks build a path for every node: only objects where a
+		// cheap pass sees something take them.
+		if s.suspect(n.YNode()) {
+			if known != nil {
+				s.knownValues(n.YNode(), "")
+			}
+			s.otherScalars(n.YNode(), "")
+		}
 		out = append(out, s.result()...)
 	}
 	return out
@@ -92,8 +97,8 @@ type scan struct {
 	obj       *yaml.RNode
 	known     *known
 	notSecret []catalog.Location
-	handled   map[*yaml.Node]bool // scalars the env, flag and data rules looked at
-	seen      map[string]bool     // findings so far, by path and what
+	handled   map[*yaml.Node]bool // scalars the env and data rules looked at
+	seen      map[string]bool     // findings so far, by path and what; nil until one
 	byKnown   []Finding           // known values
 	byRule    []Finding           // value-independent
 }
@@ -117,6 +122,9 @@ func (s *scan) result() []Finding {
 func (s *scan) add(list *[]Finding, path, what, fix string) {
 	if s.seen[path+"\x00"+what] {
 		return
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
 	}
 	s.seen[path+"\x00"+what] = true
 	*list = append(*list, Finding{Node: s.obj, Path: path, What: what, Fix: fix})
@@ -209,6 +217,54 @@ func (k *known) name(text string) string {
 	return text
 }
 
+// suspect reports whether a scalar, key or comment under n holds a known
+// value or text a rule finds, without building paths.
+func (s *scan) suspect(n *yaml.Node) bool {
+	for _, c := range []string{n.HeadComment, n.LineComment, n.FootComment} {
+		if c != "" && (s.knownIn(c, true) || textHits(c)) {
+			return true
+		}
+	}
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		for _, c := range n.Content {
+			if s.suspect(c) {
+				return true
+			}
+		}
+	case yaml.ScalarNode:
+		text := n.Value
+		if n.Tag == "!!binary" {
+			if d, ok := decodeBase64(text); ok {
+				text = d
+			}
+		}
+		return s.knownIn(n.Value, false) || textHits(text)
+	}
+	return false
+}
+
+// knownIn reports whether text holds a known value; in a comment, also
+// whether one of its words is one.
+func (s *scan) knownIn(text string, comment bool) bool {
+	if s.known == nil {
+		return false
+	}
+	if _, _, ok := s.known.find(text); ok || !comment {
+		return ok
+	}
+	for _, word := range commentWords(text) {
+		if _, _, ok := s.known.find(word); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func commentWords(c string) []string {
+	return strings.FieldsFunc(c, func(r rune) bool { return unicode.IsSpace(r) || r == '#' })
+}
+
 // knownValues walks every scalar, key and comment of n.
 func (s *scan) knownValues(n *yaml.Node, path string) {
 	k := s.known
@@ -245,7 +301,7 @@ func (s *scan) comments(n *yaml.Node, path string) {
 			continue
 		}
 		// A short value is only matched whole: try each word.
-		for _, word := range strings.FieldsFunc(c, func(r rune) bool { return unicode.IsSpace(r) || r == '#' }) {
+		for _, word := range commentWords(c) {
 			if s.report(path, word, " in a YAML comment", fixNote) {
 				break
 			}
@@ -328,9 +384,13 @@ func (s *scan) env() {
 					continue
 				}
 				s.handled[value] = true
+				named := secretNamed(name.Value) && literal(value.Value) && !secretName(name.Value, value.Value)
+				if !named && !textHits(value.Value) {
+					continue
+				}
 				p := place{env: name.Value, container: container}
 				path := cpath + s.element(e, j) + ".value"
-				if secretNamed(name.Value) && literal(value.Value) && !secretName(name.Value, value.Value) {
+				if named {
 					s.rule(p, path, "a literal value in an env var named like a secret")
 					register(name.Value, value.Value)
 				}
@@ -465,6 +525,25 @@ var urlUserinfo = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@"'<>\\]
 // sqlPassword matches PASSWORD '...' (PostgreSQL CREATE/ALTER ROLE, MySQL
 // SET PASSWORD) and IDENTIFIED BY '...' (MySQL), and captures the literal.
 var sqlPassword = regexp.MustCompile(`(?i)\b(?:PASSWORD(?:\s*=)?|IDENTIFIED\s+BY)\s+'([^']*)'`)
+
+// textHits reports whether text applies finds something.
+func textHits(text string) bool {
+	if strings.Contains(text, "://") {
+		for _, m := range urlUserinfo.FindAllStringSubmatch(text, -1) {
+			if literal(m[1]) {
+				return true
+			}
+		}
+	}
+	if strings.Contains(text, "'") {
+		for _, m := range sqlPassword.FindAllStringSubmatch(text, -1) {
+			if literal(m[1]) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // text applies the rules that look inside any text: URL userinfo and SQL.
 func (s *scan) text(p place, path, in, text string) {
@@ -663,9 +742,22 @@ func orRoot(path string) string {
 // decodeBase64 decodes text that is entirely base64 (line breaks allowed)
 // into valid UTF-8 text.
 func decodeBase64(text string) (string, bool) {
-	t := strings.Join(strings.Fields(text), "")
-	if len(t) < 8 {
+	if len(text) < 8 {
 		return "", false
+	}
+	spaces := false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/', c == '-', c == '_', c == '=':
+		case c == ' ' || c == '\n' || c == '\r' || c == '\t':
+			spaces = true
+		default:
+			return "", false // most text: no allocation
+		}
+	}
+	t := text
+	if spaces {
+		t = strings.Join(strings.Fields(text), "")
 	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		if d, err := enc.DecodeString(t); err == nil && utf8.Valid(d) {
