@@ -68,7 +68,7 @@ var registry = []Registration{
 	// guards stays last: it checks what every other transform produced.
 	{
 		Name:    "guards",
-		Summary: "fails on a credential in plain text outside a Secret or found nowhere, or a reference to an object nobody creates",
+		Summary: "fails on a credential outside a Secret (declared, or named, in a URL or SQL even without a catalog) or found nowhere, or a reference to an object nobody creates",
 		New:     func(c *Config) kio.Filter { return &guards.Filter{CatalogFile: c.Catalog} },
 	},
 }

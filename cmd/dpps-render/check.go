@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -75,6 +76,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
 		return exitUsage
 	}
+	learnCredentials(nodes, *catalog)
 	rep, err := externals.Check(nodes, *catalog, *profile)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
@@ -116,6 +118,9 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 // readStream reads a rendered stream from file, or stdin for "" and "-".
+// When it does not parse, the credentials of the documents that do are
+// registered with the redactor; a command that reads a stream calls
+// learnCredentials with its catalog.
 func readStream(file string, stdin io.Reader) ([]*yaml.RNode, error) {
 	in := stdin
 	if file != "" && file != "-" {
@@ -126,11 +131,20 @@ func readStream(file string, stdin io.Reader) ([]*yaml.RNode, error) {
 		defer f.Close()
 		in = f
 	}
-	nodes, err := (&pipeline.Reader{Input: in}).Read()
-	if err != nil && file != "" && file != "-" {
-		return nil, fmt.Errorf("%s: %w", file, err)
+	// Up to one byte past the reader's cap, which it then refuses.
+	data, err := io.ReadAll(io.LimitReader(in, pipeline.Limits{}.ReadBytes()))
+	if err != nil {
+		return nil, err
 	}
-	return nodes, err
+	nodes, err := (&pipeline.Reader{Input: bytes.NewReader(data)}).Read()
+	if err != nil {
+		learnFromInput(data, "")
+		if file != "" && file != "-" {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		return nil, err
+	}
+	return nodes, nil
 }
 
 func contains(list []string, s string) bool {

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/ctao/dpps-deploy/transforms/netpol"
-	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
 const explainUsage = `Usage: dpps-render explain [--catalog FILE] [--output table|json] < rendered.yaml
@@ -52,11 +51,12 @@ func explain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render explain: --output %q: want table or json\n", *output)
 		return exitUsage
 	}
-	nodes, err := (&pipeline.Reader{Input: stdin}).Read()
+	nodes, err := readStream("", stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render explain: %v\n", err)
 		return exitFailed
 	}
+	learnCredentials(nodes, *catalog)
 	flows, err := netpol.Explain(nodes, *catalog)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render explain: %v\n", err)

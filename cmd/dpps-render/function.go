@@ -60,6 +60,9 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	stats, err := krm.Run(in, stdout, steps, opts.limits())
+	if err != nil {
+		learnCredentials(in.Items, cfg.Catalog)
+	}
 	return finish(stats, err, opts, stderr)
 }
 

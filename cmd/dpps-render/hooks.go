@@ -53,6 +53,7 @@ func hooks(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render hooks: %v\n", err)
 		return exitUsage
 	}
+	learnCredentials(nodes, *catalog)
 	findings, n, err := guards.Hooks(nodes, *catalog)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render hooks: %v\n", err)

@@ -53,6 +53,7 @@ func inventory(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render inventory: %v\n", err)
 		return exitUsage
 	}
+	learnCredentials(nodes, *catalog)
 	ws, err := externals.Inventory(nodes, *catalog, *image)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render inventory: %v\n", err)

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/ctao/dpps-deploy/internal/gcpolicy"
+	"github.com/ctao/dpps-deploy/internal/redact"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
@@ -31,9 +32,18 @@ const (
 )
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Every message passes through the redactor: no credential value
+	// reaches stderr, whatever message happens to hold one.
+	errw := redact.Process.Writer(stderr)
+	defer errw.Flush()
+	stderr = errw
 	if len(args) > 0 {
 		if cmd, ok := commands[args[0]]; ok {
-			return cmd.run(args[1:], stdin, stdout, stderr)
+			// A command's output is for people too; the post-renderer's
+			// stdout is the manifests and stays as it is.
+			outw := redact.Process.Writer(stdout)
+			defer outw.Flush()
+			return cmd.run(args[1:], stdin, outw, stderr)
 		}
 	}
 	opts, err := parseArgs(args, stdout)
@@ -66,6 +76,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	stats, err := pipeline.RunLimited(stdin, stdout, steps, limits)
+	// A cap's message quotes nothing of the input: no need to read it again.
+	var capped *pipeline.LimitError
+	if err != nil && !errors.As(err, &capped) {
+		learnFromInput(data, cfg.Catalog)
+	}
 	return finish(stats, err, opts, stderr)
 }
 
@@ -74,7 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func finish(stats pipeline.Stats, err error, opts options, stderr io.Writer) int {
 	report := stats.Summary()
 	if err != nil {
-		report = fmt.Sprintf("dpps-render: %v\n", err)
+		report = redact.Process.Redact(fmt.Sprintf("dpps-render: %v\n", err))
 		fmt.Fprint(stderr, report)
 	}
 	if opts.reportFile != "" {

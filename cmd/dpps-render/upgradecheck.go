@@ -88,6 +88,8 @@ func upgradeCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "dpps-render upgrade-check: NEW: %v\n", err)
 		return exitUsage
 	}
+	learnCredentials(oldNodes, *catalog)
+	learnCredentials(newNodes, *catalog)
 	rep, err := upgrade.Compare(oldNodes, newNodes, *catalog)
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render upgrade-check: %v\n", err)

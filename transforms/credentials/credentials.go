@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/internal/redact"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 )
 
@@ -83,6 +84,10 @@ func Find(nodes []*yaml.RNode, cat *catalog.Catalog) (Set, error) {
 			}
 			return c.Values[i] < c.Values[j]
 		})
+		// Whatever dpps-render prints from now on hides these values.
+		for _, v := range c.Values {
+			redact.Process.Add(name, v)
+		}
 		set = append(set, c)
 	}
 	return set, nil

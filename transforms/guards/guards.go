@@ -1,6 +1,9 @@
 // Package guards checks the final stream of a release with a catalog and
 // fails it, rather than let Helm install it, when
-//   - a declared credential's value appears in plain text outside a Secret;
+//   - a credential sits outside a Secret (package plaintext: a declared
+//     credential's value in any encoding, and, even without a catalog, a
+//     password in URL userinfo or SQL, or a literal value named like a
+//     secret);
 //   - a declared credential's value is found nowhere, and nothing declares
 //     who creates its Secret;
 //   - a reference (secretKeyRef, configMapKeyRef, envFrom, a secret or
@@ -19,8 +22,10 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
+	"github.com/ctao/dpps-deploy/transforms/plaintext"
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
 
@@ -36,23 +41,30 @@ var _ kio.Filter = (*Filter)(nil)
 const maxReported = 10
 
 // Filter returns the stream unchanged, or an error listing the problems.
-// Without a catalog there is nothing declared to check against.
+// Without a catalog only the value-independent credential rules run: there
+// is nothing declared to check references against.
 func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	info, err := release.Find(nodes, f.CatalogFile)
-	if err != nil || info == nil {
-		return nodes, err
-	}
-	creds, err := credentials.Find(nodes, info.Catalog)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", info.Origin, err)
+		return nil, err
+	}
+	var creds credentials.Set
+	var notSecret []catalog.Location
+	if info != nil {
+		if creds, err = credentials.Find(nodes, info.Catalog); err != nil {
+			return nil, fmt.Errorf("%s: %w", info.Origin, err)
+		}
+		notSecret = info.Catalog.NotSecret
 	}
 	var problems []string
-	if creds.Known() {
-		problems = append(problems, plaintext(nodes, creds)...)
+	for _, p := range plaintext.Scan(nodes, creds, notSecret) {
+		problems = append(problems, fmt.Sprintf("%s: %s holds %s outside a Secret: %s", manifest.Describe(p.Node), p.Path, p.What, p.Fix))
 	}
-	have := provided(nodes, info)
-	problems = append(problems, unaccounted(nodes, creds, info, have)...)
-	problems = append(problems, dangling(nodes, have)...)
+	if info != nil {
+		have := provided(nodes, info)
+		problems = append(problems, unaccounted(nodes, creds, info, have)...)
+		problems = append(problems, dangling(nodes, have)...)
+	}
 	if len(problems) == 0 {
 		return nodes, nil
 	}
@@ -62,23 +74,6 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		problems = problems[:maxReported]
 	}
 	return nil, fmt.Errorf("%s%s", strings.Join(problems, "; "), more)
-}
-
-// plaintext finds credential values outside Secrets.
-func plaintext(nodes []*yaml.RNode, creds credentials.Set) []string {
-	var out []string
-	for _, n := range nodes {
-		holds := func(s *yaml.Node) bool { _, _, ok := creds.Match(s.Value); return ok }
-		if manifest.Kind(n) == "Secret" || !manifest.AnyScalar(n.YNode(), holds) {
-			continue
-		}
-		manifest.WalkScalars(n.YNode(), "", func(path string, s *yaml.Node) {
-			if c, _, ok := creds.Match(s.Value); ok {
-				out = append(out, fmt.Sprintf("%s: %s holds the credential %s in plain text outside a Secret", manifest.Describe(n), path, c.Name))
-			}
-		})
-	}
-	return out
 }
 
 // unaccounted lists the declared credentials whose value dpps-render found

@@ -21,7 +21,7 @@ func workload(podSpec string) string {
 
 // The secretrefs test catalog: credentials db-password and api-token in
 // Secret "creds"; components web (Deployment) and db.
-func catalog(t *testing.T, extra string) string {
+func testCatalog(t *testing.T, extra string) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "secretrefs", "testdata", "catalog.yaml"))
 	if err != nil {
@@ -44,7 +44,10 @@ func TestGuards(t *testing.T) {
 		},
 		"plaintext in an annotation": {
 			in:      creds + "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations:\n    note: pw is " + secretValue + "\n",
-			wantErr: "Service s: metadata.annotations.note holds the credential db-password in plain text outside a Secret",
+			wantErr: "Service s: metadata.annotations.note holds the credential db-password outside a Secret: keep it only in its Secret: remove it from the chart's values, or declare this place in credentials.db-password.locations for secretrefs to move it",
+		},
+		"secretrefs' rewrite is no credential": {
+			in: creds + workload("      containers:\n      - name: web\n        env:\n        - name: DPPS_CRED_DB_PASSWORD\n          valueFrom: {secretKeyRef: {name: creds, key: db-password}}\n        - {name: DSN, value: 'postgresql://u:$(DPPS_CRED_DB_PASSWORD)@db/x'}\n"),
 		},
 		"dangling secret volume": {
 			in:      creds + workload("      volumes:\n      - name: ca\n        secret: {secretName: rel-ca}\n      containers: [{name: web}]\n"),
@@ -110,7 +113,7 @@ func TestGuards(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := (&Filter{CatalogFile: catalog(t, tc.catalogExtra)}).Filter(nodes)
+			out, err := (&Filter{CatalogFile: testCatalog(t, tc.catalogExtra)}).Filter(nodes)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -151,7 +154,7 @@ func TestLocatedValueIsAccountedFor(t *testing.T) {
 		"in a Secret": {in: cfg + workload("      containers: [{name: web}]\n")},
 		"in an env var": {
 			in:      workload("      containers:\n      - name: web\n        env:\n        - {name: DB_PW, value: " + secretValue + "}\n"),
-			wantErr: "Deployment rel-web: spec.template.spec.containers[web].env[DB_PW].value holds the credential db-password in plain text outside a Secret; credential api-token: its value is in no Secret of the output",
+			wantErr: "Deployment rel-web: spec.template.spec.containers[web].env[DB_PW].value holds the credential db-password outside a Secret: keep it only in its Secret: remove it from the chart's values, or declare this place in credentials.db-password.locations for secretrefs to move it; credential api-token: its value is in no Secret of the output",
 		},
 	} {
 		nodes, err := (&pipeline.Reader{Input: strings.NewReader(tc.in)}).Read()
@@ -165,5 +168,20 @@ func TestLocatedValueIsAccountedFor(t *testing.T) {
 		if tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)) {
 			t.Errorf("%s: error %v\nwant %q", name, err, tc.wantErr)
 		}
+	}
+}
+
+// TestWithoutCatalog: with no catalog, the value-independent rules still
+// refuse a credential outside a Secret, and nothing else is checked.
+func TestWithoutCatalog(t *testing.T) {
+	in := workload("      volumes: [{name: ca, secret: {secretName: nowhere}}]\n      containers:\n      - name: web\n        env:\n        - {name: DB_PASSWORD, value: s3cret-db-passw0rd}\n")
+	nodes, err := (&pipeline.Reader{Input: strings.NewReader(in)}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Filter{}).Filter(nodes)
+	want := "Deployment rel-web: spec.template.spec.containers[web].env[DB_PASSWORD].value holds a literal value in an env var named like a secret outside a Secret: move it into a Secret, or declare this place in the catalog: in credentials.<name>.locations, or in notSecret if it is not a credential"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
 	}
 }

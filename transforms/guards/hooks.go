@@ -5,8 +5,10 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
+	"github.com/ctao/dpps-deploy/transforms/plaintext"
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
 
@@ -57,10 +59,13 @@ func Hooks(nodes []*yaml.RNode, catalogFile string) (findings []string, hooks in
 			delete(onlyHooks, ref{p.Kind, p.Name})
 		}
 	}
-	if creds.Known() {
-		for _, p := range plaintext(hookNodes, creds) {
-			findings = append(findings, p+"; Helm 3 does not post-render hooks: "+useHelm4)
-		}
+	var notSecret []catalog.Location
+	if info != nil {
+		notSecret = info.Catalog.NotSecret
+	}
+	for _, p := range plaintext.Scan(hookNodes, creds, notSecret) {
+		findings = append(findings, fmt.Sprintf("%s: hook %s: %s holds %s outside a Secret, and Helm 3 does not post-render hooks: %s",
+			manifest.Describe(p.Node), p.Node.GetAnnotations()[HookAnnotation], p.Path, p.What, useHelm4))
 	}
 	for _, n := range nodes {
 		spec := manifest.PodSpec(n.YNode())
