@@ -31,8 +31,10 @@ func fastParse(text []byte) (*yaml.Node, bool) {
 }
 
 // plainText reports whether text holds only characters yaml.v3 reads as
-// they are: valid UTF-8, printable, and no control characters but newline
-// and tab (carriage returns are gone already).
+// they are: valid UTF-8, printable, no control characters but newline and
+// tab (carriage returns are gone already), and none of the line breaks
+// YAML 1.1 adds to newline (U+0085, U+2028, U+2029): yaml.v3 and
+// Kubernetes' reader end a line there.
 func plainText(text []byte) bool {
 	for i := 0; i < len(text); {
 		c := text[i]
@@ -52,9 +54,10 @@ func plainText(text []byte) bool {
 	return true
 }
 
-// printable is yaml.v3's set of printable non-ASCII characters.
+// printable is yaml.v3's set of printable non-ASCII characters, less the
+// YAML 1.1 line breaks.
 func printable(r rune) bool {
-	return r == 0x85 || (r >= 0xA0 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF) || (r >= 0x10000 && r <= 0x10FFFF)
+	return (r >= 0xA0 && r <= 0xD7FF && r != 0x2028 && r != 0x2029) || (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF) || (r >= 0x10000 && r <= 0x10FFFF)
 }
 
 type fastParser struct {
@@ -658,13 +661,17 @@ func (p *fastParser) flowItem(l srcLine, j int) (*yaml.Node, int, bool) {
 }
 
 // flowPlain parses a plain scalar inside a flow collection: up to the next
-// flow indicator, without ':' or '#' (left to yaml.v3).
+// flow indicator, of the characters flowPlainByte lists (anything else,
+// ':' and '#' among them, is left to yaml.v3).
 func (p *fastParser) flowPlain(l srcLine, j int) (*yaml.Node, int, bool) {
 	if j == l.end || !plainStart(p.src, j, l.end) {
 		return nil, 0, false
 	}
 	k := j
-	for k < l.end && !strings.ContainsRune(",[]{}:#\t", rune(p.src[k])) {
+	for k < l.end && !strings.ContainsRune(",[]{}:", rune(p.src[k])) {
+		if !flowPlainByte[p.src[k]] {
+			return nil, 0, false
+		}
 		k++
 	}
 	value := strings.TrimRight(p.src[j:k], " ")
@@ -674,6 +681,19 @@ func (p *fastParser) flowPlain(l srcLine, j int) (*yaml.Node, int, bool) {
 	}
 	return p.node(yaml.ScalarNode, tag, value, p.li+1, p.column(l, j)), j + len(value), true
 }
+
+// flowPlainByte lists the bytes a plain scalar in a flow collection may
+// hold here: letters, digits, spaces, "-._/+=@~$%^()<>;!&*" and UTF-8
+// (checked printable by plainText). '?', quotes, '\\', '|' and '`' are
+// not: yaml.v3 refuses "{0?: {}}", and the fast parser must never take
+// what yaml.v3 refuses.
+var flowPlainByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x80 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+			strings.ContainsRune(" -._/+=@~$%^()<>;!&*", rune(c))
+	}
+	return t
+}()
 
 func (p *fastParser) skipSpaces(j, end int) int {
 	for j < end && p.src[j] == ' ' {

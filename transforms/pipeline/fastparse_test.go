@@ -163,6 +163,12 @@ var fastParseCases = []struct {
 	{"unknown escape", "a: \"\\q\"\n", false},
 	{"hex escape", "a: \"\\x41\"\n", false},
 	{"leading blank lines deeper than the text", "a: |\n     \n  b\n", false},
+	{"a flow key with '?' (yaml.v3 refuses it)", "a: {0?: {}}\n", false},
+	{"a flow entry with '?'", "a: [0?]\n", false},
+	{"a value that is only U+2028", "a: \u2028\n", false},
+	{"a value that is only U+0085", "a: \u0085\n", false},
+	{"U+2029 inside a value", "a: b\u2029c\n", false},
+	{"a backslash in a flow entry", "a: [b\\c]\n", false},
 }
 
 func TestFastParseCases(t *testing.T) {
