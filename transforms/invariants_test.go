@@ -16,6 +16,7 @@ import (
 	"github.com/ctao/dpps-deploy/internal/testutil"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
+	"github.com/ctao/dpps-deploy/transforms/provenance"
 )
 
 // render runs every registered transform over in.
@@ -45,6 +46,7 @@ func TestCorpusInvariants(t *testing.T) {
 			}
 			out := render(t, in)
 			checkPreserved(t, in, out)
+			checkKubernetesStrings(t, out)
 			if again := render(t, in); !bytes.Equal(again, out) {
 				t.Error("two runs on the same input differ")
 			}
@@ -147,4 +149,73 @@ func firstDiff(a, b []byte) string {
 		}
 	}
 	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}
+
+// checkKubernetesStrings reads every document of a rendered stream as
+// Kubernetes does (sigs.k8s.io/yaml, YAML 1.1's booleans and all) and
+// fails when a label or an annotation, anywhere in an object (its own
+// metadata, a pod template's, a claim template's), is not a string:
+// Kubernetes would refuse the object.
+func checkKubernetesStrings(t testing.TB, out []byte) {
+	t.Helper()
+	for i, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var obj any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("document %d: Kubernetes' reader refuses it: %v", i+1, err)
+		}
+		walkMetadata(obj, func(field string, v any) {
+			m, ok := v.(map[string]any)
+			if v != nil && !ok {
+				t.Fatalf("document %d: %s is %T to Kubernetes, not a map of strings", i+1, field, v)
+			}
+			for k, s := range m {
+				if _, ok := s.(string); !ok {
+					t.Fatalf("document %d: %s %q is %T to Kubernetes, not a string", i+1, field, k, s)
+				}
+			}
+		})
+	}
+}
+
+// walkMetadata calls f with the labels and annotations of every
+// "metadata" mapping in v.
+func walkMetadata(v any, f func(field string, v any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			if meta, ok := c.(map[string]any); ok && k == "metadata" {
+				for _, field := range []string{"labels", "annotations"} {
+					if x, ok := meta[field]; ok {
+						f(field, x)
+					}
+				}
+			}
+			walkMetadata(c, f)
+		}
+	case []any:
+		for _, c := range v {
+			walkMetadata(c, f)
+		}
+	}
+}
+
+// TestGoldenOutputsReadAsStrings renders every stream of the CLI's golden
+// archives that renders, with every transform and YAML 1.1's words as
+// --part-of, and reads the result as Kubernetes does.
+func TestGoldenOutputsReadAsStrings(t *testing.T) {
+	for name, in := range testutil.RepositoryStreams(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, partOf := range []string{"", "yes", "on", "N", "1:20", "0o17", "~", "1_000", ".Inf", "2001-12-14"} {
+				steps, err := transforms.Steps(&transforms.Config{Provenance: provenance.Config{PartOf: partOf}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out bytes.Buffer
+				if _, err := pipeline.Run(bytes.NewReader(in), &out, steps); err != nil {
+					return // a bad input: its golden pins the error
+				}
+				checkKubernetesStrings(t, out.Bytes())
+			}
+		})
+	}
 }

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // RepoRoot is the directory holding go.mod.
@@ -79,4 +82,58 @@ func Tool(t testing.TB, env string) string {
 		t.Fatalf("%s=%s: %v", env, p, err)
 	}
 	return p
+}
+
+// RepositoryStreams are the YAML streams of dpps-render's golden archives
+// (cmd/dpps-render/testdata/script/*.txtar), good and bad, by archive and
+// file name: inputs kept in the repository, so that tests and fuzz targets
+// that want real streams have some without the shared corpus.
+func RepositoryStreams(t testing.TB) map[string][]byte {
+	t.Helper()
+	archives, err := filepath.Glob(filepath.Join(RepoRoot(t), "cmd", "dpps-render", "testdata", "script", "*.txtar"))
+	if err != nil || len(archives) == 0 {
+		t.Fatalf("no golden archives found: %v", err)
+	}
+	streams := map[string][]byte{}
+	for _, path := range archives {
+		a, err := txtar.ParseFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range a.Files {
+			if strings.HasSuffix(f.Name, ".yaml") {
+				streams[filepath.Base(path)+"/"+f.Name] = f.Data
+			}
+		}
+	}
+	return streams
+}
+
+// RepositorySeeds are RepositoryStreams' streams, in a stable order, each
+// cut to at most max bytes at a document boundary: seeds for fuzz targets,
+// kept small because a slow seed slows every execution derived from it.
+func RepositorySeeds(t testing.TB, max int) []string {
+	t.Helper()
+	streams := RepositoryStreams(t)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var seeds []string
+	for _, n := range names {
+		s := string(streams[n])
+		for len(s) > max {
+			cut := strings.LastIndex(s[:max], "\n---")
+			if cut <= 0 {
+				s = ""
+				break
+			}
+			s = s[:cut+1]
+		}
+		if s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	return seeds
 }

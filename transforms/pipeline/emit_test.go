@@ -17,6 +17,7 @@ import (
 func sameAsYAMLv3(t *testing.T, n *yaml.RNode) bool {
 	t.Helper()
 	doc := n.Document()
+	quoteYAML11(doc, false) // as encode does before either writer
 	want, err := encodeYAMLv3(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,10 @@ data:
   star: "*x"
   dash: "- x"
   dashword: -x
-  yes: y
+  "yes": "y"
+  sexagesimal: 1:20
+  sexafloat: 1:20.5
+  timestamp11: 2001-12-14 21:59:43.10 -5
   tilde: "~"
   key with spaces: v
   "quoted: key": v
@@ -129,7 +133,7 @@ data:
   seqval:
   - name: x
     # before image
-    image: y
+    image: z
   # before an item
   - a
   # before a mapping item

@@ -138,6 +138,7 @@ func encode(nodes []*yaml.RNode) ([][]byte, error) {
 		if doc.Kind != yaml.DocumentNode {
 			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
 		}
+		quoteYAML11(doc, false)
 		if out, ok := fastEncode(doc); ok {
 			docs[i] = out
 			return

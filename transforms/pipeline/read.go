@@ -375,6 +375,9 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	if err := expandAliases(root); err != nil {
 		return nil, err
 	}
+	if err := resolveMerges(root, 0); err != nil {
+		return nil, err
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &InputError{Line: root.Line, Msg: fmt.Sprintf("a document must be a Kubernetes object (a mapping), not a %s", kindName(root))}
 	}
@@ -483,7 +486,7 @@ func checkObject(obj *yaml.Node) error {
 }
 
 // checkNode refuses what Kubernetes would treat ambiguously: duplicate keys,
-// and non-scalar keys.
+// non-scalar keys, and plain scalars it reads otherwise (yaml11.go).
 func checkNode(n *yaml.Node, depth int) error {
 	if depth > maxDepth {
 		return &InputError{Line: n.Line, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
@@ -502,6 +505,9 @@ func checkNode(n *yaml.Node, depth int) error {
 			if first := earlierKey(n, i, seen); first != nil {
 				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first.Line)}
 			}
+			if err := checkPlainScalar(k, true); err != nil {
+				return err
+			}
 			if err := checkNode(n.Content[i+1], depth+1); err != nil {
 				return err
 			}
@@ -512,6 +518,8 @@ func checkNode(n *yaml.Node, depth int) error {
 				return err
 			}
 		}
+	case yaml.ScalarNode:
+		return checkPlainScalar(n, false)
 	}
 	return nil
 }
