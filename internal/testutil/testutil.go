@@ -56,6 +56,37 @@ func CorpusDir(t testing.TB) string {
 	return dir
 }
 
+// CorpusSeeds are the corpus's files of at most max bytes, for fuzz
+// targets' seeds, or none when the corpus is absent: a fuzz target must
+// not skip without it (its seeds then come from RepositorySeeds).
+func CorpusSeeds(max int) []string {
+	dir := os.Getenv("DPPS_CORPUS")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil
+		}
+		for ; ; wd = filepath.Dir(wd) {
+			if _, err := os.Stat(filepath.Join(wd, "go.mod")); err == nil {
+				break
+			}
+			if filepath.Dir(wd) == wd {
+				return nil
+			}
+		}
+		dir = filepath.Join(wd, "..", "shared", "corpus")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	sort.Strings(files)
+	var seeds []string
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil && len(data) <= max {
+			seeds = append(seeds, string(data))
+		}
+	}
+	return seeds
+}
+
 // CorpusFiles lists the corpus's YAML files, sorted.
 func CorpusFiles(t testing.TB) []string {
 	t.Helper()

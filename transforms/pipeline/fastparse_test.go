@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ctao/dpps-deploy/internal/benchdata"
+	"github.com/ctao/dpps-deploy/internal/testutil"
 )
 
 // sameTreeAsYAMLv3 fails when the fast parser takes a chunk and builds
@@ -186,6 +187,11 @@ func TestFastParseCases(t *testing.T) {
 func FuzzFastParse(f *testing.F) {
 	for _, c := range fastParseCases {
 		f.Add(c.doc)
+	}
+	for _, stream := range testutil.RepositorySeeds(f, 4<<10) {
+		for _, c := range splitDocuments([]byte(stream)) {
+			f.Add(string(c.text))
+		}
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
 		sameTreeAsYAMLv3(t, []byte(doc))
