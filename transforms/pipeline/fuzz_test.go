@@ -18,6 +18,9 @@ func FuzzReadWrite(f *testing.F) {
 	f.Add("---\n# Source: c/templates/x.yaml\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: x}}\n")
 	f.Add("a: &x [1]\nb: *x\n")
 	f.Add("\ufeffapiVersion: v1\r\nkind: A\r\nmetadata: {name: a}\r\n...\r\n")
+	for _, c := range roundTripCases {
+		f.Add(c)
+	}
 	// Small seeds only: the fuzzer minimises every new input, and a
 	// large one runs at tens of executions a second and stalls it.
 	for _, seed := range testutil.RepositorySeeds(f, 4<<10) {

@@ -388,6 +388,14 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 		// to itself.
 		root.HeadComment, doc.HeadComment = doc.HeadComment, ""
 	}
+	if root.Style&yaml.FlowStyle == 0 && doc.HeadComment != "" && len(root.Content) > 0 && root.Content[0].HeadComment == "" {
+		// A comment block parted from the first key by a blank line, at
+		// the top of a stream without "---", is the document's to yaml.v3;
+		// after the "---" the writer adds, it is the first key's, blank
+		// line kept as a trailing newline: moved there now, as that read
+		// sees it, the output reads back to itself.
+		root.Content[0].HeadComment, doc.HeadComment = doc.HeadComment+"\n", ""
+	}
 	if isList(root) {
 		return listItems(doc, root, 0)
 	}
