@@ -19,6 +19,19 @@ import (
 // chunk with yaml.v3, which also reports the errors: the fast path never
 // rejects input. TestFastParseMatchesYAMLv3 and FuzzFastParse hold it to
 // yaml.v3's trees, field by field, positions and comments included.
+//
+// The grammar it takes, and nothing else: a chunk of valid, printable UTF-8
+// (no YAML 1.1 line breaks) ending in a newline; an optional "---" line
+// and "#" comment lines at column 0; then a block mapping at column 0.
+// Keys: plain (not starting with an indicator, at most 1000 bytes, no
+// tab, no " #", ending at ": " or ":" at the line's end, not "<<", not
+// what may be a timestamp) or one-line single- or double-quoted with the
+// escapes listed in escapes. Values: those scalars, on the key's line or
+// the next; "|" and "|-" literal blocks; a block mapping or sequence
+// below; a one-line flow collection of such quoted scalars, flow
+// collections and plain scalars of flowPlainByte's bytes. Sequence
+// entries "- " hold a scalar or a mapping. Comment lines directly above a
+// key or an entry at its indentation. Blank lines between them.
 func fastParse(text []byte) (*yaml.Node, bool) {
 	if !plainText(text) || len(text) == 0 || text[len(text)-1] != '\n' {
 		return nil, false
@@ -29,6 +42,13 @@ func fastParse(text []byte) (*yaml.Node, bool) {
 	}
 	return p.document()
 }
+
+// FastParser turns the fast parser on. The benchmarks turn it off to
+// measure yaml.v3 alone (docs/bench.md); so does a dpps-render built with
+// -ldflags "-X github.com/ctao/dpps-deploy/transforms/pipeline.yamlV3Only=true".
+var FastParser = yamlV3Only != "true"
+
+var yamlV3Only string
 
 // plainText reports whether text holds only characters yaml.v3 reads as
 // they are: valid UTF-8, printable, no control characters but newline and

@@ -192,9 +192,11 @@ type parsedDoc struct {
 // it stops at the first that fails. The fast parser (fastparse.go) takes
 // the common shape; yaml.v3 everything else.
 func (c chunk) parse() []parsedDoc {
-	if doc, ok := fastParse(c.text); ok {
-		nodes, err := objects(doc)
-		return []parsedDoc{{objects: nodes, err: err}}
+	if FastParser {
+		if doc, ok := fastParse(c.text); ok {
+			nodes, err := objects(doc)
+			return []parsedDoc{{objects: nodes, err: err}}
+		}
 	}
 	var docs []parsedDoc
 	dec := yaml.NewDecoder(bytes.NewReader(c.text))
