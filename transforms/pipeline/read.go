@@ -515,7 +515,7 @@ func checkNode(n *yaml.Node, depth int) error {
 			if first := earlierKey(n, i, seen); first != nil {
 				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first.Line)}
 			}
-			if err := checkPlainScalar(k, true); err != nil {
+			if err := checkScalar(k, true); err != nil {
 				return err
 			}
 			if err := checkNode(n.Content[i+1], depth+1); err != nil {
@@ -529,7 +529,7 @@ func checkNode(n *yaml.Node, depth int) error {
 			}
 		}
 	case yaml.ScalarNode:
-		return checkPlainScalar(n, false)
+		return checkScalar(n, false)
 	}
 	return nil
 }

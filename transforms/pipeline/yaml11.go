@@ -28,10 +28,15 @@ func yaml11Boolean(v string) bool {
 	return false
 }
 
-// checkPlainScalar refuses a plain scalar that Kubernetes and yaml.v3 read
+// checkScalar refuses a scalar that Kubernetes and yaml.v3 read
 // differently. Its value is not quoted in the message: it may be a
 // credential.
-func checkPlainScalar(n *yaml.Node, isKey bool) error {
+func checkScalar(n *yaml.Node, isKey bool) error {
+	if n.Style&yaml.TaggedStyle != 0 {
+		if err := checkTag(n); err != nil {
+			return err
+		}
+	}
 	if n.Tag == "!!float" && infinityOrNaN(n.Value) {
 		return &InputError{Line: n.Line, Msg: "a float that JSON cannot hold (.inf, .nan), which Kubernetes refuses: quote it if it is text"}
 	}
@@ -40,7 +45,7 @@ func checkPlainScalar(n *yaml.Node, isKey bool) error {
 	}
 	if isKey && n.Tag != "!!str" {
 		if name := kubernetesKey(n); name != n.Value {
-			return &InputError{Line: n.Line, Msg: fmt.Sprintf("mapping key %q is a %s that Kubernetes names %q: quote it", n.Value, strings.TrimPrefix(n.Tag, "!!"), name)}
+			return &InputError{Line: n.Line, Msg: fmt.Sprintf("mapping key %q is %s to Kubernetes, which names it %q: quote it", n.Value, typeName(n.Tag), name)}
 		}
 	}
 	if n.Style != 0 || n.Tag != "!!str" || !yaml11Boolean(n.Value) {
@@ -51,6 +56,37 @@ func checkPlainScalar(n *yaml.Node, isKey bool) error {
 		what = "a plain mapping key"
 	}
 	return &InputError{Line: n.Line, Msg: what + " that Kubernetes reads as a boolean (YAML 1.1: y, yes, on, n, no, off) and YAML 1.2 as a string: quote it, or write true or false"}
+}
+
+// typeName names a scalar's type in a message.
+func typeName(tag string) string {
+	switch tag {
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!timestamp":
+		return "a timestamp"
+	}
+	return "a " + strings.TrimPrefix(tag, "!!")
+}
+
+// checkTag refuses an explicitly tagged scalar that Kubernetes reads
+// otherwise than dpps-render's checks do: !!binary, which Kubernetes
+// decodes where the checks would see base64 text, and a standard tag on a
+// text that is not of that type (!!bool yes is true to Kubernetes, and
+// !!int x an error).
+func checkTag(n *yaml.Node) error {
+	switch n.Tag {
+	case "!!binary":
+		return &InputError{Line: n.Line, Msg: "a !!binary scalar, which Kubernetes decodes while dpps-render's checks would read its base64 text: write the text itself"}
+	case "!!bool", "!!int", "!!float", "!!null", "!!timestamp":
+		implicit := (&yaml.Node{Kind: yaml.ScalarNode, Value: n.Value}).ShortTag()
+		if implicit != n.Tag && (n.Tag != "!!float" || implicit != "!!int") {
+			return &InputError{Line: n.Line, Msg: fmt.Sprintf("a scalar tagged %s whose text is not of that type, which Kubernetes would read otherwise or refuse: drop the tag or fix the value", n.Tag)}
+		}
+	}
+	return nil
 }
 
 // kubernetesKey is the name sigs.k8s.io/yaml gives a mapping key that is
