@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -47,6 +48,7 @@ func TestCorpusInvariants(t *testing.T) {
 			out := render(t, in)
 			checkPreserved(t, in, out)
 			checkKubernetesStrings(t, out)
+			checkMetadataKept(t, in, out)
 			if again := render(t, in); !bytes.Equal(again, out) {
 				t.Error("two runs on the same input differ")
 			}
@@ -215,7 +217,69 @@ func TestGoldenOutputsReadAsStrings(t *testing.T) {
 					return // a bad input: its golden pins the error
 				}
 				checkKubernetesStrings(t, out.Bytes())
+				checkMetadataKept(t, in, out.Bytes())
 			}
 		})
+	}
+}
+
+// TestExampleOutputsReadAsStrings renders every example with the real
+// Helm 3 and every transform, reads the result as Kubernetes does and
+// checks labels and annotations are strings, and that none Kubernetes
+// reads in the input is lost.
+func TestExampleOutputsReadAsStrings(t *testing.T) {
+	helm := testutil.Tool(t, "DPPS_HELM3")
+	root := testutil.RepoRoot(t)
+	for _, ex := range []string{"ci", "dev", "staging", "prod-site"} {
+		t.Run(ex, func(t *testing.T) {
+			var in, stderr bytes.Buffer
+			cmd := exec.Command(helm, "template", "dpps", filepath.Join(root, "charts", "dpps"), "-f", filepath.Join(root, "examples", ex, "values.yaml"))
+			cmd.Stdout, cmd.Stderr = &in, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("helm template: %v\n%s", err, stderr.String())
+			}
+			out := render(t, in.Bytes())
+			checkKubernetesStrings(t, out)
+			checkMetadataKept(t, in.Bytes(), out)
+		})
+	}
+}
+
+// checkMetadataKept fails when a label or an annotation that Kubernetes
+// reads on an input object (merge keys resolved its way) is missing or
+// changed on the output object of the same kind and name: provenance may
+// add, never take away. Values dpps-render sets itself are left out.
+func checkMetadataKept(t testing.TB, in, out []byte) {
+	t.Helper()
+	read := func(stream []byte) map[string]map[string]any {
+		objs := map[string]map[string]any{}
+		for _, doc := range bytes.Split(stream, []byte("\n---")) {
+			var obj map[string]any
+			if err := yaml.Unmarshal(doc, &obj); err != nil || obj == nil {
+				continue
+			}
+			meta, _ := obj["metadata"].(map[string]any)
+			objs[fmt.Sprint(obj["kind"], "/", meta["name"])] = meta
+		}
+		return objs
+	}
+	after := read(out)
+	for id, meta := range read(in) {
+		outMeta, ok := after[id]
+		if !ok {
+			continue // the transforms' own tests account for removals
+		}
+		for _, field := range []string{"labels", "annotations"} {
+			was, _ := meta[field].(map[string]any)
+			now, _ := outMeta[field].(map[string]any)
+			for k, v := range was {
+				if strings.HasPrefix(k, "dpps.ctao.org/") || k == "app.kubernetes.io/part-of" {
+					continue
+				}
+				if now[k] != v {
+					t.Errorf("%s: %s %q was %v to Kubernetes, is %v after dpps-render", id, field, k, v, now[k])
+				}
+			}
+		}
 	}
 }
