@@ -209,7 +209,11 @@ func (c chunk) parse() []parsedDoc {
 		if err != nil {
 			return append(docs, parsedDoc{yamlErr: err})
 		}
-		nodes, err := objects(&doc)
+		err = nonSpecificTag(c.text, &doc)
+		var nodes []*yaml.RNode
+		if err == nil {
+			nodes, err = objects(&doc)
+		}
 		docs = append(docs, parsedDoc{objects: nodes, err: err})
 		if err != nil {
 			return docs

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -202,3 +204,50 @@ var (
 		`)$`)
 	yaml11Timestamp = regexp.MustCompile(`^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt \t]|$)`)
 )
+
+// nonSpecificTag refuses a node written with the non-specific tag "!"
+// (`key: ! 1`): yaml.v3 drops the tag and resolves the text (the integer
+// 1), where YAML and Kubernetes' reader make it a string ("1"), and leaves
+// no trace of it in the tree but the node's position, which points at
+// the tag (or at the anchor before it).
+func nonSpecificTag(text []byte, root *yaml.Node) error {
+	if bytes.IndexByte(text, '!') < 0 {
+		return nil
+	}
+	starts := []int{0}
+	for i, c := range text {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		if n.Kind != yaml.DocumentNode && n.Kind != yaml.AliasNode && n.Style&yaml.TaggedStyle == 0 && n.Line >= 1 && n.Line <= len(starts) {
+			at := starts[n.Line-1]
+			for col := 1; col < n.Column && at < len(text); col++ {
+				_, size := utf8.DecodeRune(text[at:])
+				at += size
+			}
+			if at < len(text) && text[at] == '&' {
+				for at < len(text) && !isBlankOrEnd(text[at]) {
+					at++
+				}
+				for at < len(text) && text[at] == ' ' {
+					at++
+				}
+			}
+			if at < len(text) && text[at] == '!' && (at+1 == len(text) || isBlankOrEnd(text[at+1]) || strings.IndexByte(",]}", text[at+1]) >= 0) {
+				return &InputError{Line: n.Line, Msg: "a node with the non-specific tag !, which yaml.v3 resolves as untagged and Kubernetes reads as a string: drop the tag, or quote the value"}
+			}
+		}
+		for _, c := range n.Content {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root)
+}
+
+func isBlankOrEnd(c byte) bool { return c == ' ' || c == '\t' || c == '\n' }
