@@ -59,14 +59,16 @@ demo: build $(HELM4)
 test: check unit fuzz e2e
 
 # Fuzz targets with invariants (transforms/fuzz_test.go, the stream reader,
-# lint's positions), each for FUZZTIME (scripts/fuzz.sh); `go test` allows
+# the fast parser and the writers against yaml.v3 and against Kubernetes'
+# sigs.k8s.io/yaml, lint's positions), each for FUZZTIME (scripts/fuzz.sh,
+# which fails a target that executed no input); `go test` allows
 # one -fuzz target per package and invocation. FUZZTIME=5m make fuzz runs
 # them longer. A failing input lands in the package's testdata/fuzz/ and is
 # then replayed by every plain `go test`.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
-	./transforms/pipeline:FuzzFastParse \
+	./transforms/pipeline:FuzzFastParse ./transforms/pipeline:FuzzReadersAgree \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
 	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzAllTransforms \
 	./schema:FuzzLintPositions

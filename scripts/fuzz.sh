@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make fuzz: each target given as package:FuzzName, for $FUZZTIME.
+# make fuzz: each target given as package:FuzzName, for $FUZZTIME. A run
+# that executed no input (a target that skipped) fails.
 #
 # Go 1.26's fuzz coordinator can fail a clean run with a bare "context
 # deadline exceeded" as -fuzztime expires, when a worker is still busy
@@ -9,6 +10,13 @@
 set -uo pipefail
 
 GO=${GO:-go}
+
+# executions prints the count of the last "fuzz: elapsed: ..., execs: N
+# (...)" line of a go test -fuzz log on stdin, or nothing.
+executions() {
+	sed -n 's/^fuzz: elapsed: .*, execs: \([0-9][0-9]*\) .*/\1/p' | tail -n 1
+}
+
 FUZZTIME=${FUZZTIME:-10s}
 
 for target in "$@"; do
@@ -20,8 +28,15 @@ for target in "$@"; do
 		# Minimisation is capped: minimising a large input otherwise stalls
 		# the short CI runs.
 		if "$GO" test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" 2>&1 | tee "$log"; then
+			# A target that skipped, or never got past its seeds, passes
+			# without having fuzzed: the last "execs: N" must be above 0.
+			execs=$(executions <"$log")
 			rm -f "$log"
-			continue 2
+			if [ "${execs:-0}" -gt 0 ]; then
+				continue 2
+			fi
+			echo "fuzz $name in $pkg: executed no input (skipped, or no \"execs:\" line): failing" >&2
+			exit 1
 		fi
 		if [ "$attempt" = 1 ] && grep -q 'context deadline exceeded' "$log" &&
 			! grep -qE 'Failing input written|panic:' "$log"; then

@@ -9,6 +9,7 @@ package transforms_test
 //
 //	BenchmarkStream/<input>/kyaml-roundtrip  bare kio.ByteReader + kio.ByteWriter
 //	BenchmarkStream/<input>/dpps-render      pipeline.Run with every transform
+//	BenchmarkStream/<input>/dpps-render-yamlv3  the same, the fast parser off
 //	BenchmarkStream/<input>/kustomize        krusty with commonAnnotations
 //
 // <input> is objects=500 and objects=5000 (internal/benchdata) and
@@ -148,6 +149,11 @@ func BenchmarkStream(b *testing.B) {
 			peak := in.objects == peakObjects
 			b.Run("kyaml-roundtrip", func(b *testing.B) { benchKyaml(b, data, objects, peak) })
 			b.Run("dpps-render", func(b *testing.B) { benchRender(b, &in.cfg, data, objects, peak) })
+			b.Run("dpps-render-yamlv3", func(b *testing.B) {
+				pipeline.FastParser = false
+				defer func() { pipeline.FastParser = true }()
+				benchRender(b, &in.cfg, data, objects, false)
+			})
 			b.Run("kustomize", func(b *testing.B) { benchKustomize(b, data, objects) })
 		})
 	}

@@ -142,13 +142,14 @@ func fuzzTransforms(f *testing.F, names ...string) {
 		f.Add(s, true)
 		f.Add(s, false)
 	}
-	// Small files only: the fuzzer minimises every new input, and
-	// minimising a large one stalls it.
-	files, _ := filepath.Glob(filepath.Join(testutil.CorpusDir(f), "*.yaml"))
-	for _, file := range files {
-		if data, err := os.ReadFile(file); err == nil && len(data) < 6<<10 {
-			f.Add(string(data), false)
-		}
+	// Small seeds only, from the repository's goldens and, when present,
+	// the shared corpus: the fuzzer minimises every new input, and a
+	// large one runs slowly and stalls it.
+	for _, seed := range testutil.RepositorySeeds(f, 4<<10) {
+		f.Add(seed, false)
+	}
+	for _, seed := range testutil.CorpusSeeds(6 << 10) {
+		f.Add(seed, false)
 	}
 	f.Fuzz(func(t *testing.T, body string, withCatalog bool) {
 		in := body

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/ctao/dpps-deploy/internal/testutil"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
+	"github.com/ctao/dpps-deploy/transforms/provenance"
 )
 
 // render runs every registered transform over in.
@@ -77,6 +79,8 @@ func TestCorpusInvariants(t *testing.T) {
 			}
 			out := render(t, in)
 			checkPreserved(t, in, out)
+			checkKubernetesStrings(t, out)
+			checkMetadataKept(t, in, out)
 			if again := render(t, in); !bytes.Equal(again, out) {
 				t.Error("two runs on the same input differ")
 			}
@@ -179,4 +183,135 @@ func firstDiff(a, b []byte) string {
 		}
 	}
 	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}
+
+// checkKubernetesStrings reads every document of a rendered stream as
+// Kubernetes does (sigs.k8s.io/yaml, YAML 1.1's booleans and all) and
+// fails when a label or an annotation, anywhere in an object (its own
+// metadata, a pod template's, a claim template's), is not a string:
+// Kubernetes would refuse the object.
+func checkKubernetesStrings(t testing.TB, out []byte) {
+	t.Helper()
+	for i, doc := range bytes.Split(out, []byte("\n---\n")) {
+		var obj any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			t.Fatalf("document %d: Kubernetes' reader refuses it: %v", i+1, err)
+		}
+		walkMetadata(obj, func(field string, v any) {
+			m, ok := v.(map[string]any)
+			if v != nil && !ok {
+				t.Fatalf("document %d: %s is %T to Kubernetes, not a map of strings", i+1, field, v)
+			}
+			for k, s := range m {
+				if _, ok := s.(string); !ok {
+					t.Fatalf("document %d: %s %q is %T to Kubernetes, not a string", i+1, field, k, s)
+				}
+			}
+		})
+	}
+}
+
+// walkMetadata calls f with the labels and annotations of every
+// "metadata" mapping in v.
+func walkMetadata(v any, f func(field string, v any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			if meta, ok := c.(map[string]any); ok && k == "metadata" {
+				for _, field := range []string{"labels", "annotations"} {
+					if x, ok := meta[field]; ok {
+						f(field, x)
+					}
+				}
+			}
+			walkMetadata(c, f)
+		}
+	case []any:
+		for _, c := range v {
+			walkMetadata(c, f)
+		}
+	}
+}
+
+// TestGoldenOutputsReadAsStrings renders every stream of the CLI's golden
+// archives that renders, with every transform and YAML 1.1's words as
+// --part-of, and reads the result as Kubernetes does.
+func TestGoldenOutputsReadAsStrings(t *testing.T) {
+	for name, in := range testutil.RepositoryStreams(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, partOf := range []string{"", "yes", "on", "N", "1:20", "0o17", "~", "1_000", ".Inf", "2001-12-14"} {
+				steps, err := transforms.Steps(&transforms.Config{Provenance: provenance.Config{PartOf: partOf}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out bytes.Buffer
+				if _, err := pipeline.Run(bytes.NewReader(in), &out, steps); err != nil {
+					return // a bad input: its golden pins the error
+				}
+				checkKubernetesStrings(t, out.Bytes())
+				checkMetadataKept(t, in, out.Bytes())
+			}
+		})
+	}
+}
+
+// TestExampleOutputsReadAsStrings renders every example with the real
+// Helm 3 and every transform, reads the result as Kubernetes does and
+// checks labels and annotations are strings, and that none Kubernetes
+// reads in the input is lost.
+func TestExampleOutputsReadAsStrings(t *testing.T) {
+	helm := testutil.Tool(t, "DPPS_HELM3")
+	root := testutil.RepoRoot(t)
+	for _, ex := range []string{"ci", "dev", "staging", "prod-site"} {
+		t.Run(ex, func(t *testing.T) {
+			var in, stderr bytes.Buffer
+			cmd := exec.Command(helm, "template", "dpps", filepath.Join(root, "charts", "dpps"), "-f", filepath.Join(root, "examples", ex, "values.yaml"))
+			cmd.Stdout, cmd.Stderr = &in, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("helm template: %v\n%s", err, stderr.String())
+			}
+			out := render(t, in.Bytes())
+			checkKubernetesStrings(t, out)
+			checkMetadataKept(t, in.Bytes(), out)
+		})
+	}
+}
+
+// checkMetadataKept fails when a label or an annotation that Kubernetes
+// reads on an input object (merge keys resolved its way) is missing or
+// changed on the output object of the same kind and name: provenance may
+// add, never take away. Values dpps-render sets itself are left out.
+func checkMetadataKept(t testing.TB, in, out []byte) {
+	t.Helper()
+	read := func(stream []byte) map[string]map[string]any {
+		objs := map[string]map[string]any{}
+		for _, doc := range bytes.Split(stream, []byte("\n---")) {
+			var obj map[string]any
+			if err := yaml.Unmarshal(doc, &obj); err != nil || obj == nil {
+				continue
+			}
+			meta, _ := obj["metadata"].(map[string]any)
+			objs[fmt.Sprint(obj["kind"], "/", meta["name"])] = meta
+		}
+		return objs
+	}
+	after := read(out)
+	for id, meta := range read(in) {
+		outMeta, ok := after[id]
+		if !ok {
+			continue // the transforms' own tests account for removals
+		}
+		for _, field := range []string{"labels", "annotations"} {
+			was, _ := meta[field].(map[string]any)
+			now, _ := outMeta[field].(map[string]any)
+			for k, v := range was {
+				if strings.HasPrefix(k, "dpps.ctao.org/") || k == "app.kubernetes.io/part-of" {
+					continue
+				}
+				if now[k] != v {
+					t.Errorf("%s: %s %q was %v to Kubernetes, is %v after dpps-render", id, field, k, v, now[k])
+				}
+			}
+		}
+	}
 }

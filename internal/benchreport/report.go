@@ -14,6 +14,7 @@ const (
 	corpus     = "corpus=diracx"
 	kyamlCase  = "kyaml-roundtrip"
 	renderCase = "dpps-render"
+	yamlv3Case = "dpps-render-yamlv3" // the fast parser off
 	kustCase   = "kustomize"
 )
 
@@ -63,6 +64,8 @@ func Ratios(res *Results) []Ratio {
 		{Label: "dpps-render 5,000 objects / 500 objects", Num: processLarge, Den: processSmall, Metric: "median-ms", Max: 11, Required: true},
 		{Label: "the same in process", Num: name(large, renderCase), Den: name(small, renderCase)},
 		{Label: "kyaml round trip 5,000 objects / 500 objects", Num: name(large, kyamlCase), Den: name(small, kyamlCase)},
+		{Label: "dpps-render without / with the fast parser, 5,000 objects", Num: name(large, yamlv3Case), Den: name(large, renderCase)},
+		{Label: "dpps-render without / with the fast parser, diracx corpus", Num: name(corpus, yamlv3Case), Den: name(corpus, renderCase)},
 	}
 	for i := range rs {
 		r := &rs[i]

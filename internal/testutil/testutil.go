@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // RepoRoot is the directory holding go.mod.
@@ -53,6 +56,37 @@ func CorpusDir(t testing.TB) string {
 	return dir
 }
 
+// CorpusSeeds are the corpus's files of at most max bytes, for fuzz
+// targets' seeds, or none when the corpus is absent: a fuzz target must
+// not skip without it (its seeds then come from RepositorySeeds).
+func CorpusSeeds(max int) []string {
+	dir := os.Getenv("DPPS_CORPUS")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil
+		}
+		for ; ; wd = filepath.Dir(wd) {
+			if _, err := os.Stat(filepath.Join(wd, "go.mod")); err == nil {
+				break
+			}
+			if filepath.Dir(wd) == wd {
+				return nil
+			}
+		}
+		dir = filepath.Join(wd, "..", "shared", "corpus")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	sort.Strings(files)
+	var seeds []string
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil && len(data) <= max {
+			seeds = append(seeds, string(data))
+		}
+	}
+	return seeds
+}
+
 // CorpusFiles lists the corpus's YAML files, sorted.
 func CorpusFiles(t testing.TB) []string {
 	t.Helper()
@@ -79,4 +113,58 @@ func Tool(t testing.TB, env string) string {
 		t.Fatalf("%s=%s: %v", env, p, err)
 	}
 	return p
+}
+
+// RepositoryStreams are the YAML streams of dpps-render's golden archives
+// (cmd/dpps-render/testdata/script/*.txtar), good and bad, by archive and
+// file name: inputs kept in the repository, so that tests and fuzz targets
+// that want real streams have some without the shared corpus.
+func RepositoryStreams(t testing.TB) map[string][]byte {
+	t.Helper()
+	archives, err := filepath.Glob(filepath.Join(RepoRoot(t), "cmd", "dpps-render", "testdata", "script", "*.txtar"))
+	if err != nil || len(archives) == 0 {
+		t.Fatalf("no golden archives found: %v", err)
+	}
+	streams := map[string][]byte{}
+	for _, path := range archives {
+		a, err := txtar.ParseFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range a.Files {
+			if strings.HasSuffix(f.Name, ".yaml") {
+				streams[filepath.Base(path)+"/"+f.Name] = f.Data
+			}
+		}
+	}
+	return streams
+}
+
+// RepositorySeeds are RepositoryStreams' streams, in a stable order, each
+// cut to at most max bytes at a document boundary: seeds for fuzz targets,
+// kept small because a slow seed slows every execution derived from it.
+func RepositorySeeds(t testing.TB, max int) []string {
+	t.Helper()
+	streams := RepositoryStreams(t)
+	names := make([]string, 0, len(streams))
+	for n := range streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var seeds []string
+	for _, n := range names {
+		s := string(streams[n])
+		for len(s) > max {
+			cut := strings.LastIndex(s[:max], "\n---")
+			if cut <= 0 {
+				s = ""
+				break
+			}
+			s = s[:cut+1]
+		}
+		if s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	return seeds
 }

@@ -17,6 +17,7 @@ import (
 func sameAsYAMLv3(t *testing.T, n *yaml.RNode) bool {
 	t.Helper()
 	doc := n.Document()
+	prepareForWriting(doc) // as encode does before either writer
 	want, err := encodeYAMLv3(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,10 @@ data:
   star: "*x"
   dash: "- x"
   dashword: -x
-  yes: y
+  "yes": "y"
+  sexagesimal: 1:20
+  sexafloat: 1:20.5
+  timestamp11: 2001-12-14 21:59:43.10 -5
   tilde: "~"
   key with spaces: v
   "quoted: key": v
@@ -129,7 +133,7 @@ data:
   seqval:
   - name: x
     # before image
-    image: y
+    image: z
   # before an item
   - a
   # before a mapping item
@@ -166,6 +170,9 @@ func FuzzFastEncode(f *testing.F) {
 	f.Add("apiVersion: v1\nkind: A\nmetadata:\n  name: a\n  labels: {x: 'y'}\ndata:\n  k: |\n    v\n")
 	f.Add("apiVersion: v1\nkind: A\nmetadata: {name: a}\nspec:\n  l:\n  - - a\n    - b: c\n  s: \"x: y\"\n")
 	f.Add("# Source: c/templates/x.yaml\napiVersion: v1\nkind: A\nmetadata:\n  name: a\n  # c\n  n: -1\n")
+	for _, seed := range testutil.RepositorySeeds(f, 4<<10) {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, in string) {
 		nodes, err := (&Reader{Input: strings.NewReader(in)}).Read()
 		if err != nil {

@@ -19,6 +19,19 @@ import (
 // chunk with yaml.v3, which also reports the errors: the fast path never
 // rejects input. TestFastParseMatchesYAMLv3 and FuzzFastParse hold it to
 // yaml.v3's trees, field by field, positions and comments included.
+//
+// The grammar it takes, and nothing else: a chunk of valid, printable UTF-8
+// (no YAML 1.1 line breaks) ending in a newline; an optional "---" line
+// and "#" comment lines at column 0; then a block mapping at column 0.
+// Keys: plain (not starting with an indicator, at most 1000 bytes, no
+// tab, no " #", ending at ": " or ":" at the line's end, not "<<", not
+// what may be a timestamp) or one-line single- or double-quoted with the
+// escapes listed in escapes. Values: those scalars, on the key's line or
+// the next; "|" and "|-" literal blocks; a block mapping or sequence
+// below; a one-line flow collection of such quoted scalars, flow
+// collections and plain scalars of flowPlainByte's bytes. Sequence
+// entries "- " hold a scalar or a mapping. Comment lines directly above a
+// key or an entry at its indentation. Blank lines between them.
 func fastParse(text []byte) (*yaml.Node, bool) {
 	if !plainText(text) || len(text) == 0 || text[len(text)-1] != '\n' {
 		return nil, false
@@ -30,9 +43,18 @@ func fastParse(text []byte) (*yaml.Node, bool) {
 	return p.document()
 }
 
+// FastParser turns the fast parser on. The benchmarks turn it off to
+// measure yaml.v3 alone (docs/bench.md); so does a dpps-render built with
+// -ldflags "-X github.com/ctao/dpps-deploy/transforms/pipeline.yamlV3Only=true".
+var FastParser = yamlV3Only != "true"
+
+var yamlV3Only string
+
 // plainText reports whether text holds only characters yaml.v3 reads as
-// they are: valid UTF-8, printable, and no control characters but newline
-// and tab (carriage returns are gone already).
+// they are: valid UTF-8, printable, no control characters but newline and
+// tab (carriage returns are gone already), and none of the line breaks
+// YAML 1.1 adds to newline (U+0085, U+2028, U+2029): yaml.v3 and
+// Kubernetes' reader end a line there.
 func plainText(text []byte) bool {
 	for i := 0; i < len(text); {
 		c := text[i]
@@ -52,9 +74,10 @@ func plainText(text []byte) bool {
 	return true
 }
 
-// printable is yaml.v3's set of printable non-ASCII characters.
+// printable is yaml.v3's set of printable non-ASCII characters, less the
+// YAML 1.1 line breaks.
 func printable(r rune) bool {
-	return r == 0x85 || (r >= 0xA0 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF) || (r >= 0x10000 && r <= 0x10FFFF)
+	return (r >= 0xA0 && r <= 0xD7FF && r != 0x2028 && r != 0x2029) || (r >= 0xE000 && r <= 0xFFFD && r != 0xFEFF) || (r >= 0x10000 && r <= 0x10FFFF)
 }
 
 type fastParser struct {
@@ -658,13 +681,17 @@ func (p *fastParser) flowItem(l srcLine, j int) (*yaml.Node, int, bool) {
 }
 
 // flowPlain parses a plain scalar inside a flow collection: up to the next
-// flow indicator, without ':' or '#' (left to yaml.v3).
+// flow indicator, of the characters flowPlainByte lists (anything else,
+// ':' and '#' among them, is left to yaml.v3).
 func (p *fastParser) flowPlain(l srcLine, j int) (*yaml.Node, int, bool) {
 	if j == l.end || !plainStart(p.src, j, l.end) {
 		return nil, 0, false
 	}
 	k := j
-	for k < l.end && !strings.ContainsRune(",[]{}:#\t", rune(p.src[k])) {
+	for k < l.end && !strings.ContainsRune(",[]{}:", rune(p.src[k])) {
+		if !flowPlainByte[p.src[k]] {
+			return nil, 0, false
+		}
 		k++
 	}
 	value := strings.TrimRight(p.src[j:k], " ")
@@ -674,6 +701,19 @@ func (p *fastParser) flowPlain(l srcLine, j int) (*yaml.Node, int, bool) {
 	}
 	return p.node(yaml.ScalarNode, tag, value, p.li+1, p.column(l, j)), j + len(value), true
 }
+
+// flowPlainByte lists the bytes a plain scalar in a flow collection may
+// hold here: letters, digits, spaces, "-._/+=@~$%^()<>;!&*" and UTF-8
+// (checked printable by plainText). '?', quotes, '\\', '|' and '`' are
+// not: yaml.v3 refuses "{0?: {}}", and the fast parser must never take
+// what yaml.v3 refuses.
+var flowPlainByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x80 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+			strings.ContainsRune(" -._/+=@~$%^()<>;!&*", rune(c))
+	}
+	return t
+}()
 
 func (p *fastParser) skipSpaces(j, end int) int {
 	for j < end && p.src[j] == ' ' {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ctao/dpps-deploy/internal/benchdata"
+	"github.com/ctao/dpps-deploy/internal/testutil"
 )
 
 // sameTreeAsYAMLv3 fails when the fast parser takes a chunk and builds
@@ -163,6 +164,12 @@ var fastParseCases = []struct {
 	{"unknown escape", "a: \"\\q\"\n", false},
 	{"hex escape", "a: \"\\x41\"\n", false},
 	{"leading blank lines deeper than the text", "a: |\n     \n  b\n", false},
+	{"a flow key with '?' (yaml.v3 refuses it)", "a: {0?: {}}\n", false},
+	{"a flow entry with '?'", "a: [0?]\n", false},
+	{"a value that is only U+2028", "a: \u2028\n", false},
+	{"a value that is only U+0085", "a: \u0085\n", false},
+	{"U+2029 inside a value", "a: b\u2029c\n", false},
+	{"a backslash in a flow entry", "a: [b\\c]\n", false},
 }
 
 func TestFastParseCases(t *testing.T) {
@@ -180,6 +187,11 @@ func TestFastParseCases(t *testing.T) {
 func FuzzFastParse(f *testing.F) {
 	for _, c := range fastParseCases {
 		f.Add(c.doc)
+	}
+	for _, stream := range testutil.RepositorySeeds(f, 4<<10) {
+		for _, c := range splitDocuments([]byte(stream)) {
+			f.Add(string(c.text))
+		}
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
 		sameTreeAsYAMLv3(t, []byte(doc))

@@ -3,8 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,15 +18,16 @@ func FuzzReadWrite(f *testing.F) {
 	f.Add("---\n# Source: c/templates/x.yaml\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: x}}\n")
 	f.Add("a: &x [1]\nb: *x\n")
 	f.Add("\ufeffapiVersion: v1\r\nkind: A\r\nmetadata: {name: a}\r\n...\r\n")
-	{
-		// Small files only: the fuzzer minimises every new input, and
-		// minimising a large one stalls it.
-		files, _ := filepath.Glob(filepath.Join(testutil.CorpusDir(f), "*.yaml"))
-		for _, file := range files {
-			if data, err := os.ReadFile(file); err == nil && len(data) < 16<<10 {
-				f.Add(string(data))
-			}
-		}
+	for _, c := range roundTripCases {
+		f.Add(c)
+	}
+	// Small seeds only: the fuzzer minimises every new input, and a
+	// large one runs at tens of executions a second and stalls it.
+	for _, seed := range testutil.RepositorySeeds(f, 4<<10) {
+		f.Add(seed)
+	}
+	for _, seed := range testutil.CorpusSeeds(4 << 10) {
+		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		nodes, err := (&Reader{Input: strings.NewReader(in)}).Read()

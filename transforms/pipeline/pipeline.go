@@ -138,6 +138,7 @@ func encode(nodes []*yaml.RNode) ([][]byte, error) {
 		if doc.Kind != yaml.DocumentNode {
 			doc = &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{doc}}
 		}
+		prepareForWriting(doc)
 		if out, ok := fastEncode(doc); ok {
 			docs[i] = out
 			return
@@ -153,6 +154,17 @@ func encode(nodes []*yaml.RNode) ([][]byte, error) {
 		}
 	}
 	return docs, nil
+}
+
+// prepareForWriting settles, before either writer runs, what they would
+// otherwise write differently: an object is written as a block mapping
+// even when it was a flow one (a List's item), and strings YAML 1.1 would
+// misread are quoted (quoteYAML11).
+func prepareForWriting(doc *yaml.Node) {
+	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode && len(doc.Content[0].Content) > 0 {
+		doc.Content[0].Style &^= yaml.FlowStyle
+	}
+	quoteYAML11(doc, false)
 }
 
 // encodeYAMLv3 encodes a document with yaml.v3 in the kyaml style.

@@ -192,9 +192,11 @@ type parsedDoc struct {
 // it stops at the first that fails. The fast parser (fastparse.go) takes
 // the common shape; yaml.v3 everything else.
 func (c chunk) parse() []parsedDoc {
-	if doc, ok := fastParse(c.text); ok {
-		nodes, err := objects(doc)
-		return []parsedDoc{{objects: nodes, err: err}}
+	if FastParser {
+		if doc, ok := fastParse(c.text); ok {
+			nodes, err := objects(doc)
+			return []parsedDoc{{objects: nodes, err: err}}
+		}
 	}
 	var docs []parsedDoc
 	dec := yaml.NewDecoder(bytes.NewReader(c.text))
@@ -207,7 +209,11 @@ func (c chunk) parse() []parsedDoc {
 		if err != nil {
 			return append(docs, parsedDoc{yamlErr: err})
 		}
-		nodes, err := objects(&doc)
+		err = nonSpecificTag(c.text, &doc)
+		var nodes []*yaml.RNode
+		if err == nil {
+			nodes, err = objects(&doc)
+		}
 		docs = append(docs, parsedDoc{objects: nodes, err: err})
 		if err != nil {
 			return docs
@@ -375,6 +381,9 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	if err := expandAliases(root); err != nil {
 		return nil, err
 	}
+	if err := resolveMerges(root, 0); err != nil {
+		return nil, err
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, &InputError{Line: root.Line, Msg: fmt.Sprintf("a document must be a Kubernetes object (a mapping), not a %s", kindName(root))}
 	}
@@ -384,6 +393,14 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 		// reads as the mapping's: moved there now, the output reads back
 		// to itself.
 		root.HeadComment, doc.HeadComment = doc.HeadComment, ""
+	}
+	if root.Style&yaml.FlowStyle == 0 && doc.HeadComment != "" && len(root.Content) > 0 && root.Content[0].HeadComment == "" {
+		// A comment block parted from the first key by a blank line, at
+		// the top of a stream without "---", is the document's to yaml.v3;
+		// after the "---" the writer adds, it is the first key's, blank
+		// line kept as a trailing newline: moved there now, as that read
+		// sees it, the output reads back to itself.
+		root.Content[0].HeadComment, doc.HeadComment = doc.HeadComment+"\n", ""
 	}
 	if isList(root) {
 		return listItems(doc, root, 0)
@@ -483,7 +500,7 @@ func checkObject(obj *yaml.Node) error {
 }
 
 // checkNode refuses what Kubernetes would treat ambiguously: duplicate keys,
-// and non-scalar keys.
+// non-scalar keys, and plain scalars it reads otherwise (yaml11.go).
 func checkNode(n *yaml.Node, depth int) error {
 	if depth > maxDepth {
 		return &InputError{Line: n.Line, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
@@ -502,6 +519,9 @@ func checkNode(n *yaml.Node, depth int) error {
 			if first := earlierKey(n, i, seen); first != nil {
 				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first.Line)}
 			}
+			if err := checkScalar(k, true); err != nil {
+				return err
+			}
 			if err := checkNode(n.Content[i+1], depth+1); err != nil {
 				return err
 			}
@@ -512,6 +532,8 @@ func checkNode(n *yaml.Node, depth int) error {
 				return err
 			}
 		}
+	case yaml.ScalarNode:
+		return checkScalar(n, false)
 	}
 	return nil
 }

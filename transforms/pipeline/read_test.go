@@ -127,7 +127,7 @@ func TestReadShapes(t *testing.T) {
 		"comment-only document":    {in: "---\n# nothing\n---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", wantNames: []string{"a"}, wantDropped: 1},
 		"null document":            {in: "---\nnull\n---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", wantNames: []string{"a"}, wantDropped: 1},
 		"BOM and CRLF":             {in: "\ufeffapiVersion: v1\r\nkind: A\r\nmetadata:\r\n  name: a\r\n---\r\napiVersion: v1\r\nkind: A\r\nmetadata: {name: b}\r\n", wantNames: []string{"a", "b"}},
-		"List items in order":      {in: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: x}}\n- {apiVersion: v1, kind: A, metadata: {name: y}}\n", wantNames: []string{"x", "y"}},
+		"List items in order":      {in: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A, metadata: {name: x}}\n- {apiVersion: v1, kind: A, metadata: {name: z}}\n", wantNames: []string{"x", "z"}},
 		"generateName is a name":   {in: "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: j-}\n", wantNames: []string{""}},
 		"separator with a comment": {in: "--- # first\napiVersion: v1\nkind: A\nmetadata: {name: a}\n", wantNames: []string{"a"}},
 		"document end marker":      {in: "apiVersion: v1\nkind: A\nmetadata: {name: a}\n...\n---\napiVersion: v1\nkind: A\nmetadata: {name: b}\n", wantNames: []string{"a", "b"}},
