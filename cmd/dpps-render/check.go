@@ -32,6 +32,10 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
   malformed-endpoint   the site's endpoint is not a valid URL, host or port,
                        or lacks a required field
   catalog              the stream has no interface catalog
+  netpol               (prod only) an outbound external the release reaches
+                       sets no cidrs (its egress would allow any address),
+                       or a component serves metrics and
+                       global.observability.prometheus is not set
 In the prod profile every finding is an error. In dev, ci and staging a
 fixture is expected, annotations and undeclared endpoints are warnings, and
 malformed endpoints and a missing catalog are errors.

@@ -46,11 +46,6 @@ type Config struct {
 	// LoadBalancer or NodePort Services and by Ingresses. Unset: nothing
 	// outside the release reaches them.
 	Inbound InboundConfig `json:"inbound,omitempty"`
-	// CiliumFQDN also emits a CiliumNetworkPolicy with toFQDNs rules for
-	// the host names of each external endpoint the site set. The
-	// NetworkPolicy API has no host names; this needs Cilium and its DNS
-	// proxy. Off by default.
-	CiliumFQDN bool `json:"ciliumFQDN,omitempty"`
 }
 
 // DNSConfig selects the cluster DNS pods.
@@ -336,6 +331,9 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 		return nil, err
 	}
 	g.inbound(nodes)
+	if err := g.metrics(); err != nil {
+		return nil, err
+	}
 	if err := g.check(); err != nil {
 		return nil, err
 	}
@@ -353,12 +351,8 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 func (g *generator) name(what string) string { return g.rel + "-dpps-" + what }
 
 func (g *generator) add(kind, name, rule string, spec any) {
-	api := "networking.k8s.io/v1"
-	if kind == "CiliumNetworkPolicy" {
-		api = "cilium.io/v2"
-	}
 	g.out = append(g.out, object{
-		APIVersion: api, Kind: kind,
+		APIVersion: "networking.k8s.io/v1", Kind: kind,
 		Metadata: meta{
 			Name: name,
 			Labels: map[string]string{
@@ -511,13 +505,12 @@ func (g *generator) interfaces() error {
 type Endpoint struct {
 	CIDRs []string
 	Ports []int
-	Hosts []string
 }
 
 // SiteEndpoint reads the site's settings of external name: its CIDRs (the
 // common field cidrs), its ports (every "port" field and the port of every
-// URL, else the catalog's default port) and its host names. ok is false
-// when the site did not set the external.
+// URL, else the catalog's default port). ok is false when the site did not
+// set the external.
 func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err error) {
 	raw, ok := info.Site.Externals[name]
 	if !ok || raw == nil {
@@ -537,7 +530,6 @@ func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err er
 		}
 	}
 	ports := map[int]bool{}
-	hosts := map[string]bool{}
 	var walk func(v any, key string)
 	walk = func(v any, key string) {
 		switch x := v.(type) {
@@ -556,11 +548,7 @@ func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err er
 				ports[int(x)] = true
 			}
 		case string:
-			if key == "host" {
-				hosts[strings.SplitN(x, "/", 2)[0]] = true
-			}
 			if u, err := url.Parse(x); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") {
-				hosts[u.Hostname()] = true
 				if p := u.Port(); p != "" {
 					n, _ := strconv.Atoi(p)
 					ports[n] = true
@@ -580,18 +568,12 @@ func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err er
 		ep.Ports = append(ep.Ports, p)
 	}
 	sort.Ints(ep.Ports)
-	for h := range hosts {
-		if h != "" && net.ParseIP(h) == nil {
-			ep.Hosts = append(ep.Hosts, strings.SplitN(h, ":", 2)[0])
-		}
-	}
-	sort.Strings(ep.Hosts)
 	return ep, true, nil
 }
 
 // AnyAddress is the egress destination of an external whose site set no
-// cidrs.
-const AnyAddress = "0.0.0.0/0"
+// cidrs: every IPv4 and every IPv6 address.
+var AnyAddress = []string{"0.0.0.0/0", "::/0"}
 
 // externals: egress to the site's endpoints of outbound externals; ingress
 // from the site's CIDRs for inbound ones.
@@ -632,7 +614,7 @@ func (g *generator) externals() error {
 		}
 		cidrs := ep.CIDRs
 		if len(cidrs) == 0 {
-			cidrs = []string{AnyAddress}
+			cidrs = AnyAddress
 		}
 		var to []Peer
 		for _, cidr := range cidrs {
@@ -642,42 +624,38 @@ func (g *generator) externals() error {
 			PodSelector: sel, PolicyTypes: []string{"Egress"},
 			Egress: []EgressRule{{To: to, Ports: ports}},
 		})
-		if g.cfg.CiliumFQDN && len(ep.Hosts) > 0 {
-			g.addCilium(name, sel, ep)
-		}
 	}
 	return nil
 }
 
-func (g *generator) addCilium(name string, sel Selector, ep Endpoint) {
-	type fqdn struct {
-		MatchName string `json:"matchName"`
+// metrics: the site's Prometheus, and nothing else, may reach the metrics
+// port of every component that declares one. Without a declared
+// Prometheus nothing may (check --profile prod refuses that).
+func (g *generator) metrics() error {
+	p := g.info.Site.Observability.Prometheus
+	if p == nil {
+		return nil
 	}
-	type portProto struct {
-		Port     string `json:"port"`
-		Protocol string `json:"protocol"`
+	if p.Namespace == "" || len(p.PodLabels) == 0 {
+		return fmt.Errorf("%s: site.json observability.prometheus needs a namespace and at least one pod label: set global.observability.prometheus.namespace and .podLabels", g.info.Origin)
 	}
-	type toPorts struct {
-		Ports []portProto `json:"ports"`
+	c := g.info.Catalog
+	peer := Peer{
+		NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: p.Namespace}},
+		PodSelector:       &Selector{MatchLabels: p.PodLabels},
 	}
-	type egress struct {
-		ToFQDNs []fqdn    `json:"toFQDNs"`
-		ToPorts []toPorts `json:"toPorts"`
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		m := c.Components[name].Metrics
+		if m == nil || len(g.present[name]) == 0 {
+			continue
+		}
+		g.add("NetworkPolicy", g.name("metrics-"+name+"-ingress"), "metrics/"+name, policySpec{
+			PodSelector: Selector{MatchLabels: c.Components[name].Selector},
+			PolicyTypes: []string{"Ingress"},
+			Ingress:     []IngressRule{{From: []Peer{peer}, Ports: []Port{{Protocol: "TCP", Port: m.Port}}}},
+		})
 	}
-	type spec struct {
-		EndpointSelector Selector `json:"endpointSelector"`
-		Egress           []egress `json:"egress"`
-	}
-	e := egress{}
-	for _, h := range ep.Hosts {
-		e.ToFQDNs = append(e.ToFQDNs, fqdn{MatchName: h})
-	}
-	tp := toPorts{}
-	for _, p := range ep.Ports {
-		tp.Ports = append(tp.Ports, portProto{Port: strconv.Itoa(p), Protocol: "TCP"})
-	}
-	e.ToPorts = []toPorts{tp}
-	g.add("CiliumNetworkPolicy", g.name("external-"+name+"-fqdn"), "external/"+name, spec{EndpointSelector: sel, Egress: []egress{e}})
+	return nil
 }
 
 // inbound: workloads behind LoadBalancer and NodePort Services get ingress

@@ -165,14 +165,31 @@ spec:
 		"external outbound without CIDRs: any address on the default port": {
 			in:        stream(catalogCM(catalogDoc(nil), `{"externals": {"db": {"host": "db.example.org"}}}`), deployment("a", httpPort)),
 			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-external-db-egress"},
-			wantFlows: []string{"a -> 0.0.0.0/0 TCP/5432 egress: external/db; ingress: outside the stream"},
+			wantFlows: []string{"a -> 0.0.0.0/0 TCP/5432 egress: external/db; ingress: outside the stream",
+				"a -> ::/0 TCP/5432 egress: external/db; ingress: outside the stream"},
 		},
-		"external outbound with Cilium FQDN policies switched on": {
-			cfg: netpol.Config{CiliumFQDN: true},
-			in:  stream(catalogCM(catalogDoc(nil), `{"externals": {"db": {"host": "db.example.org"}}}`), deployment("a", httpPort)),
-			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-external-db-egress",
-				"CiliumNetworkPolicy/rel-dpps-external-db-fqdn"},
-			wantFlows: []string{"a -> 0.0.0.0/0 TCP/5432 egress: external/db; ingress: outside the stream"},
+		"metrics: the declared Prometheus only, on the metrics port": {
+			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
+				c["components"].(map[string]any)["b"].(map[string]any)["metrics"] = map[string]any{"port": 9090, "path": "/metrics"}
+			}), `{"externals": {}, "observability": {"prometheus": {"namespace": "monitoring", "podLabels": {"app": "prometheus"}}}}`),
+				deployment("a", httpPort), deployment("b", "")),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-svc-a-ingress",
+				"NetworkPolicy/rel-dpps-svc-a-egress", "NetworkPolicy/rel-dpps-metrics-b-ingress"},
+			wantFlows: []string{"b -> a TCP/8080 (http) interface/svc-a",
+				"namespace monitoring, pods app=prometheus -> b TCP/9090 egress: outside the stream; ingress: metrics/b"},
+		},
+		"metrics without a declared Prometheus: nothing may scrape": {
+			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
+				c["components"].(map[string]any)["b"].(map[string]any)["metrics"] = map[string]any{"port": 9090, "path": "/metrics"}
+			}), ""), deployment("a", httpPort), deployment("b", "")),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-svc-a-ingress",
+				"NetworkPolicy/rel-dpps-svc-a-egress"},
+			wantFlows: []string{"b -> a TCP/8080 (http) interface/svc-a"},
+		},
+		"a Prometheus without pod labels": {
+			in: stream(catalogCM(catalogDoc(nil), `{"externals": {}, "observability": {"prometheus": {"namespace": "monitoring", "podLabels": {}}}}`),
+				deployment("a", httpPort)),
+			wantErr: "site.json observability.prometheus needs a namespace and at least one pod label",
 		},
 		"external inbound: ingress from the site's CIDRs only": {
 			in: stream(catalogCM(catalogDoc(func(c map[string]any) {

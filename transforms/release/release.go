@@ -54,6 +54,15 @@ type Site struct {
 type Observability struct {
 	// Metrics is how metrics are scraped: annotations, podmonitor or none.
 	Metrics string `json:"metrics,omitempty"`
+	// Prometheus is where the site's Prometheus runs, nil when unset.
+	Prometheus *Prometheus `json:"prometheus,omitempty"`
+}
+
+// Prometheus selects the site's Prometheus pods: the only peer admitted to
+// metrics ports.
+type Prometheus struct {
+	Namespace string            `json:"namespace"`
+	PodLabels map[string]string `json:"podLabels"`
 }
 
 // Secrets says who creates the credential Secrets.
