@@ -33,6 +33,10 @@ const (
 	RuleMalformed = "malformed-endpoint"
 	// RuleCatalog: the render carries no catalog to check against.
 	RuleCatalog = "catalog"
+	// RuleInbound: a deployed component of an inbound interface that
+	// nothing outside the cluster may reach: the site did not expose it,
+	// or exposed it without saying from where.
+	RuleInbound = "inbound"
 	// RuleNetpol: the NetworkPolicies dpps-render writes would be wider or
 	// narrower than a production site wants: an outbound external without
 	// address blocks (any address), metrics nobody may scrape.
@@ -170,6 +174,10 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 			if got, want := ann[ExternalsAnnotation], strings.Join(names, ","); got != want {
 				add(soft, RuleAnnotations, "", n, "annotation %s is %q, want %q", ExternalsAnnotation, got, want)
 			}
+		} else if name, want, ok := r.Inbound(n); ok {
+			if got := ann[InboundPrefix+name]; got != want {
+				add(soft, RuleAnnotations, "", n, "annotation %s%s is %q, the catalog and site say %s (render through dpps-render)", InboundPrefix, name, got, want)
+			}
 		} else if Exposes(n) {
 			add(soft, RuleUndeclared, "", n, "exposes the release outside the cluster, but no inbound external interface of the catalog names its component %q", n.GetLabels()[ComponentLabel])
 		}
@@ -204,6 +212,9 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 	if prod {
 		for _, msg := range netpolFindings(r, present) {
 			add(SeverityError, RuleNetpol, msg[0], nil, "%s", msg[1])
+		}
+		for _, msg := range inboundFindings(r, present) {
+			add(SeverityError, RuleInbound, msg[0], nil, "%s", msg[1])
 		}
 	}
 	undeclared(r, nodes, func(obj *yaml.RNode, where, host string) {
@@ -241,6 +252,30 @@ func netpolFindings(r *Release, present map[string]bool) [][2]string {
 		}
 		if len(scraped) > 0 {
 			out = append(out, [2]string{"", fmt.Sprintf("global.observability.prometheus is not set: no NetworkPolicy admits Prometheus to the metrics ports of %s; set its namespace and podLabels", strings.Join(scraped, ", "))})
+		}
+	}
+	return out
+}
+
+// inboundFindings lists, as (interface, message), the deployed components
+// of inbound interfaces their users cannot reach: not exposed, or exposed
+// without sources (the NetworkPolicies then admit nobody).
+func inboundFindings(r *Release, present map[string]bool) [][2]string {
+	var out [][2]string
+	c := r.Info.Catalog
+	for _, name := range slices.Sorted(maps.Keys(c.Inbound)) {
+		in := c.Inbound[name]
+		if !present[in.Component] {
+			continue
+		}
+		src, set := r.Info.Site.Inbound[name]
+		switch {
+		case !set:
+			out = append(out, [2]string{name, fmt.Sprintf("%s is deployed but not exposed: nothing outside the cluster can reach it; set %s (type %s)", in.Component, in.ValuesKey, strings.Join(in.Exposures, " or "))})
+		case src.Sources() == "" && src.Type == "Ingress":
+			out = append(out, [2]string{name, fmt.Sprintf("%s exposes %s through an Ingress without saying from where: the NetworkPolicies admit nobody; set %s.ingress.controller (namespace and podLabels of the ingress controller)", in.ValuesKey, in.Component, in.ValuesKey)})
+		case src.Sources() == "":
+			out = append(out, [2]string{name, fmt.Sprintf("%s exposes %s through a LoadBalancer without saying from where: the NetworkPolicies admit nobody; set %s.loadBalancerSourceRanges", in.ValuesKey, in.Component, in.ValuesKey)})
 		}
 	}
 	return out

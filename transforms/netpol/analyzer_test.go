@@ -166,6 +166,14 @@ func TestAnalyzerCatchesMutations(t *testing.T) {
 			r["to"] = kept
 			return true
 		},
+		"drop an inbound source": func(name string, spec map[string]any) bool {
+			if !strings.HasSuffix(name, "-inbound-dirac-server-ingress") {
+				return false
+			}
+			r := obj(list(spec["ingress"])[0])
+			r["from"] = list(r["from"])[1:]
+			return true
+		},
 		"admit any pod of the monitoring namespace": func(name string, spec map[string]any) bool {
 			if !strings.Contains(name, "-metrics-") {
 				return false
@@ -274,6 +282,11 @@ func analyze(t *testing.T, docs []map[string]any, v6 bool) map[string]bool {
 	t.Helper()
 	var b bytes.Buffer
 	for _, d := range docs {
+		if str(d["kind"]) == "Ingress" {
+			// np-guard models an Ingress's controller as any in-cluster
+			// source; the site's controller is a pod of peerPods instead.
+			continue
+		}
 		if str(d["kind"]) == "NetworkPolicy" {
 			d = familyOnly(t, deepCopy(t, d), v6)
 		}
@@ -284,7 +297,7 @@ func analyze(t *testing.T, docs []map[string]any, v6 bool) map[string]bool {
 		b.WriteString("---\n")
 		b.Write(y)
 	}
-	extra := kubeDNS + prometheusPod(t, docs)
+	extra := kubeDNS + peerPods(t, docs)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "release.yaml"), b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
@@ -444,16 +457,33 @@ type testCatalog struct {
 		Port      int      `json:"port"`
 		Consumers []string `json:"consumers"`
 	} `json:"externals"`
+	Inbound map[string]struct {
+		Component string `json:"component"`
+		Ports     []struct {
+			Name     string `json:"name"`
+			Port     int    `json:"port"`
+			Protocol string `json:"protocol"`
+		} `json:"ports"`
+	} `json:"inbound"`
+}
+
+type testPeer struct {
+	Namespace string            `json:"namespace"`
+	PodLabels map[string]string `json:"podLabels"`
 }
 
 type testSite struct {
 	Externals     map[string]any `json:"externals"`
 	Observability struct {
-		Prometheus *struct {
-			Namespace string            `json:"namespace"`
-			PodLabels map[string]string `json:"podLabels"`
-		} `json:"prometheus"`
+		Prometheus *testPeer `json:"prometheus"`
 	} `json:"observability"`
+	Inbound map[string]struct {
+		Type                     string   `json:"type"`
+		LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges"`
+		Ingress                  *struct {
+			Controller testPeer `json:"controller"`
+		} `json:"ingress"`
+	} `json:"inbound"`
 }
 
 func catalogAndSite(t *testing.T, docs []map[string]any) (testCatalog, testSite) {
@@ -479,43 +509,48 @@ func catalogAndSite(t *testing.T, docs []map[string]any) (testCatalog, testSite)
 	return c, s
 }
 
-// prometheusPod is the site's Prometheus as the analyzer is shown it, and
-// another pod of its namespace.
-func prometheusPod(t *testing.T, docs []map[string]any) string {
+// peerPods are the pods of other namespaces the site declares as peers
+// (its Prometheus as "prometheus", each ingress controller as
+// "ingress-<name>"), as the analyzer is shown them, and another pod in
+// each of their namespaces, which no policy admits.
+func peerPods(t *testing.T, docs []map[string]any) string {
 	_, s := catalogAndSite(t, docs)
-	p := s.Observability.Prometheus
-	if p == nil {
-		return ""
+	peers := map[string]testPeer{}
+	if p := s.Observability.Prometheus; p != nil {
+		peers["prometheus"] = *p
 	}
-	labels, _ := json.Marshal(p.PodLabels)
-	return fmt.Sprintf(`---
-apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s, labels: {kubernetes.io/metadata.name: %[1]s}}
----
+	for name, in := range s.Inbound {
+		if in.Ingress != nil {
+			peers["ingress-"+name] = in.Ingress.Controller
+		}
+	}
+	var b strings.Builder
+	namespaces := map[string]bool{}
+	deployment := func(ns, name string, labels map[string]string) {
+		l, _ := json.Marshal(labels)
+		fmt.Fprintf(&b, `---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: prometheus, namespace: %[1]s}
+metadata: {name: %[2]s, namespace: %[1]s}
 spec:
-  selector: {matchLabels: %[2]s}
+  selector: {matchLabels: %[3]s}
   template:
-    metadata: {labels: %[2]s}
+    metadata: {labels: %[3]s}
     spec:
       containers:
-      - {name: prometheus, image: prom/prometheus:v3.0.0, ports: [{name: web, containerPort: 9090}]}
----
-# Another pod of the monitoring namespace, which no policy admits.
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: grafana, namespace: %[1]s}
-spec:
-  selector: {matchLabels: {dpps-test: grafana}}
-  template:
-    metadata: {labels: {dpps-test: grafana}}
-    spec:
-      containers:
-      - {name: grafana, image: grafana/grafana:11.0.0, ports: [{name: web, containerPort: 3000}]}
-`, p.Namespace, labels)
+      - {name: main, image: registry.example.org/%[2]s:1, ports: [{name: web, containerPort: 9090}]}
+`, ns, name, l)
+	}
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		p := peers[name]
+		if !namespaces[p.Namespace] {
+			namespaces[p.Namespace] = true
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: %[1]s, labels: {kubernetes.io/metadata.name: %[1]s}}\n", p.Namespace)
+			deployment(p.Namespace, "bystander", map[string]string{"dpps-test": "bystander"})
+		}
+		deployment(p.Namespace, name, p.PodLabels)
+	}
+	return b.String()
 }
 
 type podTemplate struct {
@@ -601,6 +636,30 @@ func declared(t *testing.T, docs []map[string]any) map[string]bool {
 			}
 			for _, w := range of[name] {
 				want[fmt.Sprintf("%s/prometheus[Deployment] => %s TCP/%d", p.Namespace, peer(w), comp.Metrics.Port)] = true
+			}
+		}
+	}
+	for name, in := range c.Inbound {
+		src, set := s.Inbound[name]
+		if !set {
+			continue
+		}
+		var from []string
+		for _, cidr := range src.LoadBalancerSourceRanges {
+			from = append(from, cidr)
+		}
+		if src.Type == "Ingress" && src.Ingress != nil {
+			from = append(from, src.Ingress.Controller.Namespace+"/ingress-"+name+"[Deployment]")
+		}
+		for _, p := range of[in.Component] {
+			for _, port := range in.Ports {
+				n := port.Port
+				if cp, ok := p.ports[port.Name]; ok {
+					n = cp
+				}
+				for _, f := range from {
+					want[fmt.Sprintf("%s => %s %s/%d", f, peer(p), port.Protocol, n)] = true
+				}
 			}
 		}
 	}

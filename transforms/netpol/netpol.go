@@ -43,8 +43,9 @@ type Config struct {
 	// it on UDP and TCP 53.
 	DNS DNSConfig `json:"dns,omitempty"`
 	// Inbound lists the sources allowed to reach workloads exposed by
-	// LoadBalancer or NodePort Services and by Ingresses. Unset: nothing
-	// outside the release reaches them.
+	// LoadBalancer or NodePort Services and by Ingresses of a chart that
+	// declares no inbound interface (the DPPS chart's come from
+	// global.inbound). Unset: nothing outside the release reaches them.
 	Inbound InboundConfig `json:"inbound,omitempty"`
 }
 
@@ -328,6 +329,9 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 		return nil, err
 	}
 	if err := g.externals(); err != nil {
+		return nil, err
+	}
+	if err := g.declaredInbound(); err != nil {
 		return nil, err
 	}
 	g.inbound(nodes)
@@ -628,6 +632,52 @@ func (g *generator) externals() error {
 	return nil
 }
 
+// declaredInbound: the pods of each deployed component an inbound
+// interface exposes admit the sources the site declared for it
+// (global.inbound.<name>): the LoadBalancer's source ranges, or the
+// ingress controller's pods. No sources, no rule: nothing outside the
+// release reaches it (check --profile prod refuses that).
+func (g *generator) declaredInbound() error {
+	c := g.info.Catalog
+	for _, name := range slices.Sorted(maps.Keys(c.Inbound)) {
+		in := c.Inbound[name]
+		src, set := g.info.Site.Inbound[name]
+		if !set || len(g.present[in.Component]) == 0 {
+			continue
+		}
+		var from []Peer
+		switch src.Type {
+		case "LoadBalancer":
+			for _, cidr := range src.LoadBalancerSourceRanges {
+				if _, _, err := net.ParseCIDR(cidr); err != nil {
+					return fmt.Errorf("%s: site.json inbound.%s.loadBalancerSourceRanges: %q is not a CIDR: fix global.inbound.%s.loadBalancerSourceRanges", g.info.Origin, name, cidr, name)
+				}
+				from = append(from, Peer{IPBlock: &IPBlock{CIDR: cidr}})
+			}
+		case "Ingress":
+			if src.Sources() != "" {
+				ctl := src.Ingress.Controller
+				from = append(from, Peer{
+					NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: ctl.Namespace}},
+					PodSelector:       &Selector{MatchLabels: ctl.PodLabels},
+				})
+			}
+		default:
+			return fmt.Errorf("%s: site.json inbound.%s.type is %q: set global.inbound.%s.type to LoadBalancer or Ingress", g.info.Origin, name, src.Type, name)
+		}
+		if len(from) == 0 {
+			continue
+		}
+		ports := g.interfacePorts(catalog.Interface{Provider: in.Component, Ports: in.Ports})
+		g.add("NetworkPolicy", g.name("inbound-"+name+"-ingress"), "inbound/"+name, policySpec{
+			PodSelector: Selector{MatchLabels: c.Components[in.Component].Selector},
+			PolicyTypes: []string{"Ingress"},
+			Ingress:     []IngressRule{{From: from, Ports: ports}},
+		})
+	}
+	return nil
+}
+
 // metrics: the site's Prometheus, and nothing else, may reach the metrics
 // port of every component that declares one. Without a declared
 // Prometheus nothing may (check --profile prod refuses that).
@@ -658,13 +708,19 @@ func (g *generator) metrics() error {
 	return nil
 }
 
-// inbound: workloads behind LoadBalancer and NodePort Services get ingress
+// inbound: for charts that declare no inbound interface (a site catalog
+// file), workloads behind LoadBalancer and NodePort Services get ingress
 // from Inbound.CIDRs, workloads behind an Ingress from the ingress
-// controller; with neither configured, nothing is allowed.
+// controller; with neither configured, nothing is allowed. The Services
+// and Ingresses the DPPS chart renders for its inbound interfaces are
+// declaredInbound's.
 func (g *generator) inbound(nodes []*yaml.RNode) {
 	services := map[string]*yaml.Node{}
 	var exposed []string // Service names, in stream order
 	for _, n := range nodes {
+		if n.GetLabels()[release.InboundLabel] != "" {
+			continue
+		}
 		if manifest.Kind(n) == "Service" {
 			services[n.GetName()] = n.YNode()
 			t := manifest.Path(n.YNode(), "spec", "type")
@@ -691,7 +747,7 @@ func (g *generator) inbound(nodes []*yaml.RNode) {
 		peer.NamespaceSelector = &Selector{MatchLabels: map[string]string{metadataNameKey: ic.IngressControllerNamespace}}
 	}
 	for _, n := range nodes {
-		if manifest.Kind(n) != "Ingress" {
+		if manifest.Kind(n) != "Ingress" || n.GetLabels()[release.InboundLabel] != "" {
 			continue
 		}
 		backends := map[string][]string{} // service -> port names or numbers

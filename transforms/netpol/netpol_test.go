@@ -42,6 +42,13 @@ func catalogDoc(mod func(map[string]any)) map[string]any {
 	return c
 }
 
+// withInbound declares the inbound interface a-api: svc-a from outside.
+func withInbound(c map[string]any) {
+	c["inbound"] = map[string]any{"a-api": map[string]any{"description": "a from outside", "interface": "svc-a", "component": "a",
+		"ports": []any{map[string]any{"name": "http", "port": 8080, "protocol": "TCP"}}, "auth": []string{"oidc"},
+		"exposures": []string{"Ingress", "LoadBalancer"}, "valuesKey": "global.inbound.a-api"}}
+}
+
 // catalogCM is the catalog ConfigMap of a stream.
 func catalogCM(cat map[string]any, site string) string {
 	js, _ := json.Marshal(cat)
@@ -190,6 +197,27 @@ spec:
 			in: stream(catalogCM(catalogDoc(nil), `{"externals": {}, "observability": {"prometheus": {"namespace": "monitoring", "podLabels": {}}}}`),
 				deployment("a", httpPort)),
 			wantErr: "site.json observability.prometheus needs a namespace and at least one pod label",
+		},
+		"declared inbound, LoadBalancer: the source ranges on the interface's ports": {
+			in: stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0/24", "2001:db8::/32"]}}}`),
+				deployment("a", httpPort)),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-inbound-a-api-ingress"},
+			wantFlows: []string{"198.51.100.0/24 -> a TCP/8080 (http) egress: outside the stream; ingress: inbound/a-api",
+				"2001:db8::/32 -> a TCP/8080 (http) egress: outside the stream; ingress: inbound/a-api"},
+		},
+		"declared inbound, Ingress: the controller's pods only": {
+			in: stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "Ingress", "ingress": {"host": "a.example.org", "controller": {"namespace": "ingress-nginx", "podLabels": {"app": "nginx"}}}}}}`),
+				deployment("a", httpPort)),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-inbound-a-api-ingress"},
+			wantFlows: []string{"namespace ingress-nginx, pods app=nginx -> a TCP/8080 (http) egress: outside the stream; ingress: inbound/a-api"},
+		},
+		"declared inbound without sources: nothing": {
+			in:        stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer"}}}`), deployment("a", httpPort)),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns"},
+		},
+		"declared inbound with a malformed source": {
+			in:      stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0"]}}}`), deployment("a", httpPort)),
+			wantErr: `site.json inbound.a-api.loadBalancerSourceRanges: "198.51.100.0" is not a CIDR: fix global.inbound.a-api.loadBalancerSourceRanges`,
 		},
 		"external inbound: ingress from the site's CIDRs only": {
 			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
