@@ -103,6 +103,11 @@ type Component struct {
 	FixtureFor string `json:"fixtureFor,omitempty"`
 	// Where the component serves Prometheus metrics, when it does.
 	Metrics *Metrics `json:"metrics,omitempty"`
+
+	// Network needs beyond interfaces (NetworkPolicies).
+
+	// The component talks to the Kubernetes API server.
+	KubernetesAPI bool `json:"kubernetesAPI,omitempty"`
 }
 
 // Metrics is a component's Prometheus metrics endpoint.

@@ -442,6 +442,7 @@ type testCatalog struct {
 		Metrics  *struct {
 			Port int `json:"port"`
 		} `json:"metrics"`
+		KubernetesAPI bool `json:"kubernetesAPI"`
 	} `json:"components"`
 	Interfaces map[string]struct {
 		Provider string `json:"provider"`
@@ -625,6 +626,20 @@ func declared(t *testing.T, docs []map[string]any) map[string]bool {
 						}
 						want[fmt.Sprintf("%s => %s %s/%d", peer(w), peer(p), port.Protocol, n)] = true
 					}
+				}
+			}
+		}
+	}
+	// The Kubernetes API server: dpps-render's default config, any
+	// address on 443 and 6443.
+	for name, comp := range c.Components {
+		if !comp.KubernetesAPI {
+			continue
+		}
+		for _, w := range of[name] {
+			for _, d := range []string{"0.0.0.0/0", "::/0"} {
+				for _, p := range []int{443, 6443} {
+					want[fmt.Sprintf("%s => %s TCP/%d", peer(w), d, p)] = true
 				}
 			}
 		}

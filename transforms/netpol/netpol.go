@@ -47,7 +47,25 @@ type Config struct {
 	// declares no inbound interface (the DPPS chart's come from
 	// global.inbound). Unset: nothing outside the release reaches them.
 	Inbound InboundConfig `json:"inbound,omitempty"`
+	// KubernetesAPI is where the API server is, for the components the
+	// catalog says talk to it (components.<name>.kubernetesAPI). Unset: any
+	// address on ports 443 and 6443.
+	KubernetesAPI KubernetesAPIConfig `json:"kubernetesAPI,omitempty"`
 }
+
+// KubernetesAPIConfig locates the Kubernetes API server: the addresses
+// and ports its endpoints listen on (what a NetworkPolicy sees, not the
+// kubernetes Service's cluster IP).
+type KubernetesAPIConfig struct {
+	// CIDRs of the API server's endpoints.
+	CIDRs []string `json:"cidrs,omitempty"`
+	// Ports of the API server's endpoints.
+	Ports []int `json:"ports,omitempty"`
+}
+
+// DefaultKubernetesAPIPorts are the API server's usual ports: 443 (most
+// managed clusters) and 6443 (kubeadm, kind, k3s).
+var DefaultKubernetesAPIPorts = []int{443, 6443}
 
 // DNSConfig selects the cluster DNS pods.
 type DNSConfig struct {
@@ -299,7 +317,10 @@ type generator struct {
 	rel       string
 	workloads []Workload // not hooks
 	present   map[string][]Workload
-	out       []object
+	// related are the components a generated rule admits traffic of, to
+	// or from, besides DNS.
+	related map[string]bool
+	out     []object
 }
 
 // Generate returns the policies of the release for the stream's workloads.
@@ -311,7 +332,7 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 	if c.Release == "" || strings.Contains(c.Release, "{{") {
 		return nil, fmt.Errorf("%s: the catalog names no release (release %q): render it for the release first", info.Origin, c.Release)
 	}
-	g := &generator{cfg: cfg, info: info, rel: c.Release, present: map[string][]Workload{}}
+	g := &generator{cfg: cfg, info: info, rel: c.Release, present: map[string][]Workload{}, related: map[string]bool{}}
 	for _, w := range Workloads(nodes) {
 		if !w.Hook {
 			g.workloads = append(g.workloads, w)
@@ -336,6 +357,12 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 	}
 	g.inbound(nodes)
 	if err := g.metrics(); err != nil {
+		return nil, err
+	}
+	if err := g.kubernetesAPI(); err != nil {
+		return nil, err
+	}
+	if err := g.isolated(); err != nil {
 		return nil, err
 	}
 	if err := g.check(); err != nil {
@@ -372,24 +399,58 @@ func (g *generator) releaseSelector() Selector {
 	return Selector{MatchLabels: map[string]string{InstanceLabel: g.rel}}
 }
 
-// baseline: default deny and DNS, for every pod of the release.
+// ownsReleaseLabel reports whether every component's selector carries the
+// release's instance label, as the DPPS chart's naming rule has it. Charts
+// nobody here wrote often do not (Rucio's pods have no instance label).
+func (g *generator) ownsReleaseLabel() bool {
+	for _, comp := range g.info.Catalog.Components {
+		if comp.Selector[InstanceLabel] != g.rel {
+			return false
+		}
+	}
+	return true
+}
+
+// baseline: default deny and DNS for every pod of the release, selected
+// by the instance label when every component carries it; else for the
+// pods of each deployed component, by the catalog's own selector.
 func (g *generator) baseline() {
-	g.add("NetworkPolicy", g.name("default-deny"), "default-deny", policySpec{
-		PodSelector: g.releaseSelector(),
-		PolicyTypes: []string{"Ingress", "Egress"},
-	})
 	dns := []Port{{Protocol: "UDP", Port: 53}, {Protocol: "TCP", Port: 53}}
-	g.add("NetworkPolicy", g.name("dns"), "dns", policySpec{
-		PodSelector: g.releaseSelector(),
-		PolicyTypes: []string{"Egress"},
-		Egress: []EgressRule{{
-			To: []Peer{{
-				NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: g.cfg.DNS.Namespace}},
-				PodSelector:       &Selector{MatchLabels: g.cfg.DNS.PodSelector},
+	both := func(suffix string, sel Selector) {
+		g.add("NetworkPolicy", g.name("default-deny"+suffix), "default-deny", policySpec{
+			PodSelector: sel,
+			PolicyTypes: []string{"Ingress", "Egress"},
+		})
+		g.add("NetworkPolicy", g.name("dns"+suffix), "dns", policySpec{
+			PodSelector: sel,
+			PolicyTypes: []string{"Egress"},
+			Egress: []EgressRule{{
+				To: []Peer{{
+					NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: g.cfg.DNS.Namespace}},
+					PodSelector:       &Selector{MatchLabels: g.cfg.DNS.PodSelector},
+				}},
+				Ports: dns,
 			}},
-			Ports: dns,
-		}},
-	})
+		})
+	}
+	if g.ownsReleaseLabel() {
+		both("", g.releaseSelector())
+		return
+	}
+	c := g.info.Catalog
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		if len(g.present[name]) > 0 {
+			both("-"+name, Selector{MatchLabels: c.Components[name].Selector})
+		}
+	}
+}
+
+// elsewhere reports whether a component absent from the stream may run
+// in another release: its selector does not name this release (a foreign
+// chart's database, installed by its own chart). An absent component of
+// the release itself is switched off.
+func (g *generator) elsewhere(name string) bool {
+	return len(g.present[name]) == 0 && g.info.Catalog.Components[name].Selector[InstanceLabel] != g.rel
 }
 
 // componentsSelector selects the pods of the given present components.
@@ -452,7 +513,8 @@ func (g *generator) presentOnly(names []string) []string {
 func (g *generator) interfacePorts(i catalog.Interface) []Port {
 	var ports []Port
 	for _, p := range i.Ports {
-		named := true
+		// A provider outside the stream: its pods' port names are unknown.
+		named := len(g.present[i.Provider]) > 0
 		for _, w := range g.present[i.Provider] {
 			if cp, ok := w.Ports[p.Name]; !ok || cp.Protocol != p.Protocol {
 				named = false
@@ -474,34 +536,59 @@ func (g *generator) interfaces() error {
 	for _, name := range slices.Sorted(maps.Keys(c.Interfaces)) {
 		i := c.Interfaces[name]
 		consumers := g.presentOnly(i.Consumers)
-		if len(g.present[i.Provider]) == 0 || len(consumers) == 0 {
+		var remote []string // consumers that may run in another release
+		for _, cn := range i.Consumers {
+			if g.elsewhere(cn) {
+				remote = append(remote, cn)
+			}
+		}
+		sort.Strings(remote)
+		providerHere := len(g.present[i.Provider]) > 0
+		ports := g.interfacePorts(i)
+		rule := "interface/" + name
+		if providerHere && len(consumers)+len(remote) > 0 {
+			var from []Peer
+			for _, cn := range append(slices.Clone(consumers), remote...) {
+				from = append(from, Peer{PodSelector: &Selector{MatchLabels: c.Components[cn].Selector}})
+			}
+			g.related[i.Provider] = true
+			g.add("NetworkPolicy", g.name(name+"-ingress"), rule, policySpec{
+				PodSelector: Selector{MatchLabels: c.Components[i.Provider].Selector},
+				PolicyTypes: []string{"Ingress"},
+				Ingress:     []IngressRule{{From: from, Ports: ports}},
+			})
+		}
+		if len(consumers) == 0 || !(providerHere || g.elsewhere(i.Provider)) {
 			continue
 		}
-		ports := g.interfacePorts(i)
-		var from []Peer
 		for _, cn := range consumers {
-			from = append(from, Peer{PodSelector: &Selector{MatchLabels: c.Components[cn].Selector}})
+			g.related[cn] = true
 		}
-		rule := "interface/" + name
-		g.add("NetworkPolicy", g.name(name+"-ingress"), rule, policySpec{
-			PodSelector: Selector{MatchLabels: c.Components[i.Provider].Selector},
-			PolicyTypes: []string{"Ingress"},
-			Ingress:     []IngressRule{{From: from, Ports: ports}},
-		})
-		sel, err := g.componentsSelector(consumers)
-		if err != nil {
-			return fmt.Errorf("interface %s: %w", name, err)
-		}
-		g.add("NetworkPolicy", g.name(name+"-egress"), rule, policySpec{
-			PodSelector: sel,
-			PolicyTypes: []string{"Egress"},
-			Egress: []EgressRule{{
-				To:    []Peer{{PodSelector: &Selector{MatchLabels: c.Components[i.Provider].Selector}}},
-				Ports: ports,
-			}},
+		g.forConsumers(name+"-egress", rule, consumers, func(sel Selector) policySpec {
+			return policySpec{
+				PodSelector: sel,
+				PolicyTypes: []string{"Egress"},
+				Egress: []EgressRule{{
+					To:    []Peer{{PodSelector: &Selector{MatchLabels: c.Components[i.Provider].Selector}}},
+					Ports: ports,
+				}},
+			}
 		})
 	}
 	return nil
+}
+
+// forConsumers adds the policy spec makes for the pods of consumers: one
+// policy when one selector can select them all (componentsSelector), else
+// one per consumer, named <what>-<consumer>.
+func (g *generator) forConsumers(what, rule string, consumers []string, spec func(Selector) policySpec) {
+	if sel, err := g.componentsSelector(consumers); err == nil {
+		g.add("NetworkPolicy", g.name(what), rule, spec(sel))
+		return
+	}
+	for _, cn := range consumers {
+		g.add("NetworkPolicy", g.name(what+"-"+cn), rule, spec(Selector{MatchLabels: g.info.Catalog.Components[cn].Selector}))
+	}
 }
 
 // Endpoint is what the site set for one external interface, as the
@@ -593,9 +680,8 @@ func (g *generator) externals() error {
 		if !set || len(consumers) == 0 {
 			continue // unset: the fixture's internal interfaces, or nothing
 		}
-		sel, err := g.componentsSelector(consumers)
-		if err != nil {
-			return fmt.Errorf("external %s: %w", name, err)
+		for _, cn := range consumers {
+			g.related[cn] = true
 		}
 		var ports []Port
 		for _, p := range ep.Ports {
@@ -610,9 +696,8 @@ func (g *generator) externals() error {
 			for _, cidr := range ep.CIDRs {
 				from = append(from, Peer{IPBlock: &IPBlock{CIDR: cidr}})
 			}
-			g.add("NetworkPolicy", g.name("external-"+name+"-ingress"), rule, policySpec{
-				PodSelector: sel, PolicyTypes: []string{"Ingress"},
-				Ingress: []IngressRule{{From: from, Ports: ports}},
+			g.forConsumers("external-"+name+"-ingress", rule, consumers, func(sel Selector) policySpec {
+				return policySpec{PodSelector: sel, PolicyTypes: []string{"Ingress"}, Ingress: []IngressRule{{From: from, Ports: ports}}}
 			})
 			continue
 		}
@@ -624,10 +709,94 @@ func (g *generator) externals() error {
 		for _, cidr := range cidrs {
 			to = append(to, Peer{IPBlock: &IPBlock{CIDR: cidr}})
 		}
-		g.add("NetworkPolicy", g.name("external-"+name+"-egress"), rule, policySpec{
-			PodSelector: sel, PolicyTypes: []string{"Egress"},
-			Egress: []EgressRule{{To: to, Ports: ports}},
+		g.forConsumers("external-"+name+"-egress", rule, consumers, func(sel Selector) policySpec {
+			return policySpec{PodSelector: sel, PolicyTypes: []string{"Egress"}, Egress: []EgressRule{{To: to, Ports: ports}}}
 		})
+	}
+	return nil
+}
+
+// kubernetesAPI: components the catalog says talk to the Kubernetes API
+// server may reach it: the configured addresses, else any address, on the
+// configured ports, else 443 and 6443.
+func (g *generator) kubernetesAPI() error {
+	c := g.info.Catalog
+	cidrs, ports := g.cfg.KubernetesAPI.CIDRs, g.cfg.KubernetesAPI.Ports
+	if len(cidrs) == 0 {
+		cidrs = AnyAddress
+	}
+	if len(ports) == 0 {
+		ports = DefaultKubernetesAPIPorts
+	}
+	var to []Peer
+	for _, cidr := range cidrs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return fmt.Errorf("netpol.kubernetesAPI.cidrs: %q is not a CIDR: fix the dpps-render config", cidr)
+		}
+		to = append(to, Peer{IPBlock: &IPBlock{CIDR: cidr}})
+	}
+	var pp []Port
+	for _, p := range ports {
+		pp = append(pp, Port{Protocol: "TCP", Port: p})
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		if !c.Components[name].KubernetesAPI || len(g.present[name]) == 0 {
+			continue
+		}
+		g.related[name] = true
+		g.add("NetworkPolicy", g.name("kubernetes-api-"+name+"-egress"), "kubernetes-api/"+name, policySpec{
+			PodSelector: Selector{MatchLabels: c.Components[name].Selector},
+			PolicyTypes: []string{"Egress"},
+			Egress:      []EgressRule{{To: to, Ports: pp}},
+		})
+	}
+	return nil
+}
+
+// isolated refuses to deny everything but DNS to a deployed component
+// for which the catalog declares no connection at all: no interface it
+// provides to someone or consumes, no external, inbound interface,
+// metrics port or Kubernetes API access. That is a catalog that says too
+// little (a foreign chart's components before their interfaces are
+// declared); installed, the policies would cut the component off. A
+// component whose declared peers are all switched off is isolated on
+// purpose, and is not an error.
+func (g *generator) isolated() error {
+	c := g.info.Catalog
+	declared := map[string]bool{}
+	for _, i := range c.Interfaces {
+		if len(i.Consumers) > 0 {
+			declared[i.Provider] = true
+		}
+		for _, cn := range i.Consumers {
+			declared[cn] = true
+		}
+	}
+	for _, x := range c.Externals {
+		for _, cn := range x.Consumers {
+			declared[cn] = true
+		}
+	}
+	for _, in := range c.Inbound {
+		declared[in.Component] = true
+	}
+	var bad []string
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		comp := c.Components[name]
+		if len(g.present[name]) == 0 || declared[name] || comp.Metrics != nil || comp.KubernetesAPI {
+			continue
+		}
+		var pods []string
+		for _, w := range g.present[name] {
+			pods = append(pods, w.Kind+"/"+w.Name)
+		}
+		if len(pods) > 3 {
+			pods = append(pods[:3], fmt.Sprintf("and %d more", len(pods)-3))
+		}
+		bad = append(bad, fmt.Sprintf("component %s (%s) would be isolated: the catalog %s declares no interface it provides or consumes, no external, inbound interface, metrics port or Kubernetes API access, so its pods could resolve names and nothing else; declare what it serves and uses (interfaces.<name>.provider and .consumers, externals.<name>.consumers) in the catalog, or leave netpol out of --transforms", name, strings.Join(pods, ", "), g.info.Origin))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
 	}
 	return nil
 }
@@ -669,6 +838,7 @@ func (g *generator) declaredInbound() error {
 			continue
 		}
 		ports := g.interfacePorts(catalog.Interface{Provider: in.Component, Ports: in.Ports})
+		g.related[in.Component] = true
 		g.add("NetworkPolicy", g.name("inbound-"+name+"-ingress"), "inbound/"+name, policySpec{
 			PodSelector: Selector{MatchLabels: c.Components[in.Component].Selector},
 			PolicyTypes: []string{"Ingress"},
@@ -699,6 +869,7 @@ func (g *generator) metrics() error {
 		if m == nil || len(g.present[name]) == 0 {
 			continue
 		}
+		g.related[name] = true
 		g.add("NetworkPolicy", g.name("metrics-"+name+"-ingress"), "metrics/"+name, policySpec{
 			PodSelector: Selector{MatchLabels: c.Components[name].Selector},
 			PolicyTypes: []string{"Ingress"},

@@ -49,6 +49,28 @@ func withInbound(c map[string]any) {
 		"exposures": []string{"Ingress", "LoadBalancer"}, "valuesKey": "global.inbound.a-api"}}
 }
 
+// foreign rewrites the catalog as a site admin writes one for a chart
+// nobody here wrote: selectors without the instance label; a also
+// consumes db, a database of another release; d is declared but nothing
+// connects it.
+func foreign(c map[string]any) {
+	comps := c["components"].(map[string]any)
+	for _, n := range []string{"a", "b", "c"} {
+		comps[n].(map[string]any)["selector"] = map[string]string{"app": n}
+	}
+	comps["d"] = map[string]any{"description": "d", "subchart": "s", "workload": "Deployment", "name": "rel-d", "selector": map[string]string{"app": "d"}}
+	comps["db"] = map[string]any{"description": "db", "subchart": "s", "workload": "StatefulSet", "name": "other-db", "selector": map[string]string{"app.kubernetes.io/name": "postgresql"}}
+	c["subcharts"].(map[string]any)["s"].(map[string]any)["components"] = []string{"a", "b", "c", "d", "db"}
+	c["interfaces"].(map[string]any)["db"] = map[string]any{"description": "db", "provider": "db", "service": "other-db",
+		"ports": []any{map[string]any{"name": "tcp-postgresql", "port": 5432, "protocol": "TCP"}}, "consumers": []string{"a"}}
+}
+
+// podsOf is a Deployment rel-<name> whose pods carry labels (one YAML
+// line) only.
+func podsOf(name, labels, ports string) string {
+	return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: rel-%s\nspec:\n  template:\n    metadata:\n      labels: {%s}\n    spec:\n      containers:\n      - name: main\n        image: x:1\n%s", name, labels, ports)
+}
+
 // catalogCM is the catalog ConfigMap of a stream.
 func catalogCM(cat map[string]any, site string) string {
 	js, _ := json.Marshal(cat)
@@ -218,6 +240,17 @@ spec:
 		"declared inbound with a malformed source": {
 			in:      stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0"]}}}`), deployment("a", httpPort)),
 			wantErr: `site.json inbound.a-api.loadBalancerSourceRanges: "198.51.100.0" is not a CIDR: fix global.inbound.a-api.loadBalancerSourceRanges`,
+		},
+		"foreign chart: each component by its own selector; a provider in another release by port number": {
+			in: stream(catalogCM(catalogDoc(foreign), ""), podsOf("a", "app: a", httpPort), podsOf("b", "app: b", "")),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny-a", "NetworkPolicy/rel-dpps-dns-a", "NetworkPolicy/rel-dpps-default-deny-b",
+				"NetworkPolicy/rel-dpps-dns-b", "NetworkPolicy/rel-dpps-db-egress", "NetworkPolicy/rel-dpps-svc-a-ingress", "NetworkPolicy/rel-dpps-svc-a-egress"},
+			wantFlows: []string{"b -> a TCP/8080 (http) interface/svc-a"},
+		},
+		"foreign chart: a component the catalog gives no connection is an error, not a deny-all": {
+			in: stream(catalogCM(catalogDoc(foreign), ""), podsOf("a", "app: a", httpPort), podsOf("b", "app: b", ""),
+				podsOf("c", "app: c", ""), podsOf("d", "app: d", "")),
+			wantErr: "component d (Deployment/rel-d) would be isolated: the catalog ConfigMap rel-dpps-catalog () declares no interface it provides or consumes, no external, inbound interface, metrics port or Kubernetes API access, so its pods could resolve names and nothing else; declare what it serves and uses (interfaces.<name>.provider and .consumers, externals.<name>.consumers) in the catalog, or leave netpol out of --transforms",
 		},
 		"external inbound: ingress from the site's CIDRs only": {
 			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
@@ -484,8 +517,12 @@ func TestCorpus(t *testing.T) {
 				c["release"] = rel
 				c["components"] = map[string]any{tc.component: map[string]any{"description": "db", "subchart": "s", "workload": "StatefulSet",
 					"name": rel + "-db", "selector": map[string]string{"app.kubernetes.io/instance": rel, "app.kubernetes.io/component": tc.component}}}
-				c["subcharts"] = map[string]any{"s": map[string]any{"description": "s", "toggle": "s.enabled", "components": []string{tc.component}}}
-				c["interfaces"] = map[string]any{}
+				c["subcharts"] = map[string]any{"s": map[string]any{"description": "s", "toggle": "s.enabled", "components": []string{tc.component, "client"}}}
+				// The database's clients run in another release.
+				c["components"].(map[string]any)["client"] = map[string]any{"description": "client", "subchart": "s", "workload": "Deployment",
+					"name": "client", "selector": map[string]string{"app": "db-client"}}
+				c["interfaces"] = map[string]any{"db": map[string]any{"description": "db", "provider": tc.component, "service": rel + "-db",
+					"ports": []any{map[string]any{"name": "db", "port": 3306, "protocol": "TCP"}}, "consumers": []string{"client"}}}
 				c["externals"] = map[string]any{}
 			})
 			dir := t.TempDir()
@@ -562,5 +599,48 @@ func TestBenchStream(t *testing.T) {
 	}
 	if again != out {
 		t.Error("a second run changed the output")
+	}
+}
+
+// TestSiteCatalogs: the public Rucio and DiracX charts' real renders with
+// the site catalogs of docs/site-catalogs: netpol writes policies for their
+// components by the catalogs' own selectors; with the catalogs' interfaces
+// left out, it refuses to isolate them.
+func TestSiteCatalogs(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	for file, cat := range map[string]string{
+		"rucio-server.ci.yaml":  "rucio.yaml",
+		"rucio-daemons.ci.yaml": "rucio.yaml",
+		"diracx.demo.yaml":      "diracx.yaml",
+	} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(testutil.CorpusDir(t), file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(root, "docs", "site-catalogs", cat)
+			var out bytes.Buffer
+			if _, err := pipeline.Run(bytes.NewReader(data), &out, []pipeline.Step{{Name: "netpol", Filter: netpol.New(netpol.Config{}, path)}}); err != nil {
+				t.Fatalf("with the site catalog: %v", err)
+			}
+			if !strings.Contains(out.String(), "dpps.ctao.org/rule: interface/") {
+				t.Error("no interface rule generated")
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The catalog without its interfaces.
+			head, tail, _ := strings.Cut(string(raw), "\ninterfaces:\n")
+			_, rest, _ := strings.Cut(tail, "\nshared:")
+			bare := filepath.Join(t.TempDir(), cat)
+			if err := os.WriteFile(bare, []byte(head+"\ninterfaces: {}\nshared:"+rest), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = pipeline.Run(bytes.NewReader(data), &out, []pipeline.Step{{Name: "netpol", Filter: netpol.New(netpol.Config{}, bare)}})
+			if err == nil || !strings.Contains(err.Error(), "would be isolated") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("without interfaces: %v", err)
+			}
+		})
 	}
 }
