@@ -223,9 +223,9 @@ func TestFilter(t *testing.T) {
 			changed: 1,
 		},
 		"declared inbound: the chart's Service of an inbound interface": {
-			site: `{"inbound": {"rucio-server": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["192.0.2.0/24", "2001:db8::/32"]}}}`,
-			docs: []string{inboundService},
-			want: []string{`    dpps.ctao.org/inbound.rucio-server: '{"component":"rucio-server","exposure":"LoadBalancer","ports":["TCP/443 (https)"],"auth":["oidc","x509"],"sources":"192.0.2.0/24,2001:db8::/32"}'`},
+			site:    `{"inbound": {"rucio-server": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["192.0.2.0/24", "2001:db8::/32"]}}}`,
+			docs:    []string{inboundService},
+			want:    []string{`    dpps.ctao.org/inbound.rucio-server: '{"component":"rucio-server","exposure":"LoadBalancer","ports":["TCP/443 (https)"],"auth":["oidc","x509"],"sources":"192.0.2.0/24,2001:db8::/32"}'`},
 			not:     []string{"dpps.ctao.org/externals"},
 			changed: 1,
 		},
