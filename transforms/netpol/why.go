@@ -14,30 +14,33 @@ import (
 // NetworkPolicies: a connection needs the egress of its source and the
 // ingress of its destination to admit it.
 type WhyResult struct {
-	From, To string
+	From string `json:"from"`
+	To   string `json:"to"`
 	// Port is the destination port asked about, 0 for any.
-	Port int
+	Port int `json:"port"`
 	// Allowed are the connections the policies allow between the two.
-	Allowed []Flow
+	Allowed []Flow `json:"allowed"`
 	// Egress is the source's side, Ingress the destination's.
-	Egress, Ingress SideReport
+	Egress  SideReport `json:"egress"`
+	Ingress SideReport `json:"ingress"`
 }
 
 // SideReport is what the policies of one direction say about one side of
 // a connection.
 type SideReport struct {
 	// Workload is the side's workload, or the address outside the stream.
-	Workload string
+	Workload string `json:"workload"`
 	// Outside: the side is an address outside the stream, whose policies
 	// (if any) the stream does not hold.
-	Outside bool
+	Outside bool `json:"outside,omitempty"`
 	// Open: no policy of this direction selects the workload.
-	Open bool
+	Open bool `json:"open,omitempty"`
 	// Policies select the workload in this direction: "name (rule)".
-	Policies []string
+	Policies []string `json:"policies,omitempty"`
 	// Admitting are the rules that admit the other side (on the port);
 	// Others the rules that do not, with why not.
-	Admitting, Others []string
+	Admitting []string `json:"admitting,omitempty"`
+	Others    []string `json:"others,omitempty"`
 }
 
 // Why evaluates one pair. from and to are a component, a workload
@@ -59,7 +62,7 @@ func Why(nodes []*yaml.RNode, catalogPath, from, to string, port int) (*WhyResul
 	if srcIP != nil && dstIP != nil {
 		return nil, fmt.Errorf("--from %s and --to %s are both addresses: one must be a workload of the stream", from, to)
 	}
-	r := &WhyResult{From: from, To: to, Port: port}
+	r := &WhyResult{From: from, To: to, Port: port, Allowed: []Flow{}}
 	var egs, ins []sideRule // admitting rules
 	if srcIP != nil {
 		r.Egress = SideReport{Workload: from, Outside: true}
