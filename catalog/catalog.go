@@ -56,6 +56,32 @@ type Catalog struct {
 	// Places that look like credentials and are not (a file path, a
 	// duration): the value-independent detector does not flag them.
 	NotSecret []Location `json:"notSecret,omitempty"`
+
+	// Network exposure (NetworkPolicies, Services, Ingresses).
+
+	// Inbound interfaces: components reached from outside the cluster, by
+	// name.
+	Inbound map[string]Inbound `json:"inbound,omitempty"`
+}
+
+// Inbound is an inbound interface: a component users, pilots or other
+// sites reach from outside the cluster, through one of its internal
+// interfaces. The site says how and from where under ValuesKey.
+type Inbound struct {
+	// Who reaches it and why.
+	Description string `json:"description"`
+	// The internal interface reached from outside.
+	Interface string `json:"interface" jsonschema:"minLength=1"`
+	// The exposed component: the interface's provider.
+	Component string `json:"component" jsonschema:"minLength=1"`
+	// The exposed ports: the interface's.
+	Ports []Port `json:"ports" jsonschema:"minItems=1"`
+	// How clients authenticate, sorted.
+	Auth []string `json:"auth" jsonschema:"minItems=1"`
+	// The exposures that can carry it (LoadBalancer, Ingress), sorted.
+	Exposures []string `json:"exposures" jsonschema:"minItems=1"`
+	// Values key of the site's exposure, dotted: "global.inbound.<name>".
+	ValuesKey string `json:"valuesKey" jsonschema:"minLength=1"`
 }
 
 // SiteSecrets says who creates the credential Secrets.
@@ -153,6 +179,11 @@ type Component struct {
 	FixtureFor string `json:"fixtureFor,omitempty"`
 	// Where the component serves Prometheus metrics, when it does.
 	Metrics *Metrics `json:"metrics,omitempty"`
+
+	// Network needs beyond interfaces (NetworkPolicies).
+
+	// The component talks to the Kubernetes API server.
+	KubernetesAPI bool `json:"kubernetesAPI,omitempty"`
 }
 
 // Metrics is a component's Prometheus metrics endpoint.
@@ -424,6 +455,17 @@ func (c *Catalog) Validate() error {
 		refs("externals."+n+".credentials", e.Credentials, credentials, "credential")
 		if e.Fixture != nil {
 			refs("externals."+n+".fixture.components", e.Fixture.Components, components, "component")
+		}
+	}
+	for n, i := range c.Inbound {
+		if !nameRE.MatchString(n) || len(n) > 63 {
+			bad("inbound.%s: name is not a DNS-1123 label", n)
+		}
+		if !components[i.Component] {
+			bad("inbound.%s.component: unknown component %q", n, i.Component)
+		}
+		if _, ok := c.Interfaces[i.Interface]; !ok {
+			bad("inbound.%s.interface: unknown interface %q", n, i.Interface)
 		}
 	}
 	if len(errs) == 0 {

@@ -359,6 +359,9 @@ func buildCatalog(root cue.Value) (*catalog.Catalog, error) {
 		cr.Consumers = sorted(cr.Consumers)
 		c.Credentials[n] = cr
 	}
+	if err := buildInbound(root, c); err != nil {
+		return nil, err
+	}
 	externals := root.LookupPath(cue.ParsePath("#Externals"))
 	endpoints, err := optionalFields(externals)
 	if err != nil {
@@ -399,6 +402,45 @@ func buildCatalog(root cue.Value) (*catalog.Catalog, error) {
 		return nil, fmt.Errorf("%s: %w", Dir, err)
 	}
 	return c, nil
+}
+
+type rawInbound struct {
+	Interface   string   `json:"interface"`
+	Auth        []string `json:"auth"`
+	Exposures   []string `json:"exposures"`
+	description string
+}
+
+// buildInbound fills the catalog's inbound interfaces: each names an
+// internal interface, whose provider and ports it exposes, and has an
+// entry in #InboundSources.
+func buildInbound(root cue.Value, c *catalog.Catalog) error {
+	raw, err := decodeSection(root, "inbound", func(s *rawInbound, d string) { s.description = d })
+	if err != nil {
+		return err
+	}
+	sources := root.LookupPath(cue.ParsePath("#InboundSources"))
+	fields, err := optionalFields(sources)
+	if err != nil {
+		return err
+	}
+	c.Inbound = map[string]catalog.Inbound{}
+	for n, r := range raw {
+		if _, ok := fields[n]; !ok {
+			return issuef(sources, "#InboundSources: no entry for the inbound interface %q: add %q?: #InboundSource", n, n)
+		}
+		i := c.Interfaces[r.Interface]
+		c.Inbound[n] = catalog.Inbound{
+			Description: r.description, Interface: r.Interface, Component: i.Provider, Ports: i.Ports,
+			Auth: sorted(r.Auth), Exposures: sorted(r.Exposures), ValuesKey: "global.inbound." + n,
+		}
+	}
+	for n, f := range fields {
+		if _, ok := raw[n]; !ok {
+			return issuef(f, "#InboundSources.%s: no inbound interface %q in inbound", n, n)
+		}
+	}
+	return nil
 }
 
 func sorted(s []string) []string {

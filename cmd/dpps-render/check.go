@@ -29,10 +29,17 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        interface declares (Services of the release and
                        cluster-local names are fine), or an Ingress or a
                        LoadBalancer/NodePort Service exposes the release
-                       without an inbound external interface
+                       without an inbound interface
   malformed-endpoint   the site's endpoint is not a valid URL, host or port,
                        or lacks a required field
   catalog              the stream has no interface catalog
+  inbound              (prod only) a deployed component of an inbound
+                       interface is not exposed (global.inbound.<name>),
+                       or exposed without sources: nobody could reach it
+  netpol               (prod only) an outbound external the release reaches
+                       sets no cidrs (its egress would allow any address),
+                       or a component serves metrics and
+                       global.observability.prometheus is not set
 In the prod profile every finding is an error. In dev, ci and staging a
 fixture is expected, annotations and undeclared endpoints are warnings, and
 malformed endpoints and a missing catalog are errors.

@@ -33,6 +33,14 @@ const (
 	RuleMalformed = "malformed-endpoint"
 	// RuleCatalog: the render carries no catalog to check against.
 	RuleCatalog = "catalog"
+	// RuleInbound: a deployed component of an inbound interface that
+	// nothing outside the cluster may reach: the site did not expose it,
+	// or exposed it without saying from where.
+	RuleInbound = "inbound"
+	// RuleNetpol: the NetworkPolicies dpps-render writes would be wider or
+	// narrower than a production site wants: an outbound external without
+	// address blocks (any address), metrics nobody may scrape.
+	RuleNetpol = "netpol"
 )
 
 // Severities of findings. Errors fail the check.
@@ -140,8 +148,10 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 	r := Resolve(info)
 	users := map[string][]string{}
 	fixtures := map[string][]*yaml.RNode{} // external -> rendered fixture workloads
+	present := map[string]bool{}           // components the stream renders
 	for _, n := range nodes {
 		if comp, ok := r.Component(n); ok {
+			present[comp] = true
 			if ff := info.Catalog.Components[comp].FixtureFor; ff != "" {
 				fixtures[ff] = append(fixtures[ff], n)
 			}
@@ -163,6 +173,10 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 		if len(uses) > 0 {
 			if got, want := ann[ExternalsAnnotation], strings.Join(names, ","); got != want {
 				add(soft, RuleAnnotations, "", n, "annotation %s is %q, want %q", ExternalsAnnotation, got, want)
+			}
+		} else if name, want, ok := r.Inbound(n); ok {
+			if got := ann[InboundPrefix+name]; got != want {
+				add(soft, RuleAnnotations, "", n, "annotation %s%s is %q, the catalog and site say %s (render through dpps-render)", InboundPrefix, name, got, want)
 			}
 		} else if Exposes(n) {
 			add(soft, RuleUndeclared, "", n, "exposes the release outside the cluster, but no inbound external interface of the catalog names its component %q", n.GetLabels()[ComponentLabel])
@@ -195,12 +209,76 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 		}
 		rep.Interfaces = append(rep.Interfaces, ir)
 	}
+	if prod {
+		for _, msg := range netpolFindings(r, present) {
+			add(SeverityError, RuleNetpol, msg[0], nil, "%s", msg[1])
+		}
+		for _, msg := range inboundFindings(r, present) {
+			add(SeverityError, RuleInbound, msg[0], nil, "%s", msg[1])
+		}
+	}
 	undeclared(r, nodes, func(obj *yaml.RNode, where, host string) {
 		add(soft, RuleUndeclared, "", obj, "%s names the host %s, which no external interface declares (global.externals) and which is not a Service of the release", where, host)
 	})
 	SortFindings(rep.Findings)
 	rep.OK = rep.Errors() == 0
 	return rep, nil
+}
+
+// netpolFindings lists, as (interface, message), what a production site
+// must declare for its NetworkPolicies to be least privilege without
+// cutting real traffic: the address blocks of every outbound external its
+// rendered components reach, and where its Prometheus runs when a
+// rendered component serves metrics.
+func netpolFindings(r *Release, present map[string]bool) [][2]string {
+	var out [][2]string
+	for _, i := range r.Interfaces {
+		if i.Status != StatusConfigured || i.Direction != "outbound" || !slices.ContainsFunc(i.Consumers, func(c string) bool { return present[c] }) {
+			continue
+		}
+		if m, ok := i.Site.(map[string]any); ok {
+			if l, ok := m["cidrs"].([]any); ok && len(l) > 0 {
+				continue
+			}
+		}
+		out = append(out, [2]string{i.Name, fmt.Sprintf("%s sets no cidrs: the egress NetworkPolicy of its consumers would allow any address (0.0.0.0/0 and ::/0) on its ports; set %s.cidrs to the endpoint's address blocks", i.ValuesKey, i.ValuesKey)})
+	}
+	if r.Info.Site.Observability.Prometheus == nil {
+		var scraped []string
+		for _, cn := range r.components {
+			if r.Info.Catalog.Components[cn].Metrics != nil && present[cn] {
+				scraped = append(scraped, cn)
+			}
+		}
+		if len(scraped) > 0 {
+			out = append(out, [2]string{"", fmt.Sprintf("global.observability.prometheus is not set: no NetworkPolicy admits Prometheus to the metrics ports of %s; set its namespace and podLabels", strings.Join(scraped, ", "))})
+		}
+	}
+	return out
+}
+
+// inboundFindings lists, as (interface, message), the deployed components
+// of inbound interfaces their users cannot reach: not exposed, or exposed
+// without sources (the NetworkPolicies then admit nobody).
+func inboundFindings(r *Release, present map[string]bool) [][2]string {
+	var out [][2]string
+	c := r.Info.Catalog
+	for _, name := range slices.Sorted(maps.Keys(c.Inbound)) {
+		in := c.Inbound[name]
+		if !present[in.Component] {
+			continue
+		}
+		src, set := r.Info.Site.Inbound[name]
+		switch {
+		case !set:
+			out = append(out, [2]string{name, fmt.Sprintf("%s is deployed but not exposed: nothing outside the cluster can reach it; set %s (type %s)", in.Component, in.ValuesKey, strings.Join(in.Exposures, " or "))})
+		case src.Sources() == "" && src.Type == "Ingress":
+			out = append(out, [2]string{name, fmt.Sprintf("%s exposes %s through an Ingress without saying from where: the NetworkPolicies admit nobody; set %s.ingress.controller (namespace and podLabels of the ingress controller)", in.ValuesKey, in.Component, in.ValuesKey)})
+		case src.Sources() == "":
+			out = append(out, [2]string{name, fmt.Sprintf("%s exposes %s through a LoadBalancer without saying from where: the NetworkPolicies admit nobody; set %s.loadBalancerSourceRanges", in.ValuesKey, in.Component, in.ValuesKey)})
+		}
+	}
+	return out
 }
 
 // malformed lists what is wrong with the site's value of an interface.

@@ -39,6 +39,9 @@ const (
 	// FixtureForAnnotation marks the workload of a test fixture with the
 	// external interface it stands in for.
 	FixtureForAnnotation = provenance.Prefix + "fixture-for"
+	// InboundPrefix + <name> holds, on the Service and Ingress of an
+	// inbound interface, its InboundAnnotation as JSON.
+	InboundPrefix = provenance.Prefix + "inbound."
 )
 
 // The pod labels a log pipeline (Loki, promtail, Alloy) keys on. The naming
@@ -159,13 +162,18 @@ func (f *Filter) annotate(r *Release, n *yaml.RNode, meta *yaml.Node) bool {
 	if comp, ok := r.Component(n); ok {
 		fixtureFor = r.Info.Catalog.Components[comp].FixtureFor
 	}
+	inName, inAnn, exposes := r.Inbound(n)
 	ann := manifest.Field(meta, "annotations")
-	if len(uses) == 0 && fixtureFor == "" && !hasOurs(ann) {
+	if len(uses) == 0 && fixtureFor == "" && !exposes && !hasOurs(ann) {
 		return false
 	}
 	ann = manifest.EnsureMap(meta, "annotations")
 	changed := false
 	want := map[string]bool{}
+	if exposes {
+		want[InboundPrefix+inName] = true
+		changed = manifest.SetString(ann, InboundPrefix+inName, inAnn) || changed
+	}
 	if len(uses) > 0 {
 		names := make([]string, len(uses))
 		for i, u := range uses {
@@ -195,7 +203,7 @@ func (f *Filter) annotate(r *Release, n *yaml.RNode, meta *yaml.Node) bool {
 }
 
 func ours(key string) bool {
-	return key == ExternalsAnnotation || key == FixtureForAnnotation || strings.HasPrefix(key, ExternalPrefix)
+	return key == ExternalsAnnotation || key == FixtureForAnnotation || strings.HasPrefix(key, ExternalPrefix) || strings.HasPrefix(key, InboundPrefix)
 }
 
 func hasOurs(ann *yaml.Node) bool {

@@ -109,6 +109,19 @@ spec:
   ports: [{port: 443}]
 `
 
+// inboundService is the Service the chart renders for the inbound
+// interface rucio-server.
+const inboundService = `apiVersion: v1
+kind: Service
+metadata:
+  name: dpps-rucio-server-public
+  labels: {app.kubernetes.io/instance: dpps, app.kubernetes.io/component: rucio-server, dpps.ctao.org/inbound: rucio-server}
+spec:
+  type: LoadBalancer
+  selector: {app.kubernetes.io/instance: dpps, app.kubernetes.io/component: rucio-server}
+  ports: [{name: https, port: 443, targetPort: https}]
+`
+
 func stream(docs ...string) string { return strings.Join(docs, "\n---\n") }
 
 func run(t *testing.T, f *Filter, in string) (string, []*yaml.RNode) {
@@ -207,6 +220,19 @@ func TestFilter(t *testing.T) {
 			site: `{"externals": {"users": {"url": "https://rucio.site.example.org"}}}`, edit: inbound,
 			docs:    []string{loadBalancer},
 			want:    []string{"    dpps.ctao.org/externals: users", `"direction":"inbound","endpoint":"https://rucio.site.example.org"`},
+			changed: 1,
+		},
+		"declared inbound: the chart's Service of an inbound interface": {
+			site:    `{"inbound": {"rucio-server": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["192.0.2.0/24", "2001:db8::/32"]}}}`,
+			docs:    []string{inboundService},
+			want:    []string{`    dpps.ctao.org/inbound.rucio-server: '{"component":"rucio-server","exposure":"LoadBalancer","ports":["TCP/443 (https)"],"auth":["oidc","x509"],"sources":"192.0.2.0/24,2001:db8::/32"}'`},
+			not:     []string{"dpps.ctao.org/externals"},
+			changed: 1,
+		},
+		"declared inbound without sources says none": {
+			site:    `{"inbound": {"rucio-server": {"type": "LoadBalancer"}}}`,
+			docs:    []string{inboundService},
+			want:    []string{`"sources":"none"`},
 			changed: 1,
 		},
 		"objects of no component are left alone": {

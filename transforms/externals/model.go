@@ -56,6 +56,45 @@ type Annotation struct {
 	Auth string `json:"auth"`
 }
 
+// InboundAnnotation is the value of the annotation
+// dpps.ctao.org/inbound.<name> on the Service and Ingress the chart renders
+// for an inbound interface: what they expose and from where.
+type InboundAnnotation struct {
+	Component string `json:"component"`
+	// Exposure is LoadBalancer or Ingress.
+	Exposure string `json:"exposure"`
+	// Ports are "PROTO/port (name)".
+	Ports []string `json:"ports"`
+	Auth  []string `json:"auth"`
+	// Sources are the client address blocks or the ingress controller's
+	// pods; "none" when the site declared none (nothing may connect).
+	Sources string `json:"sources"`
+}
+
+// Inbound returns the inbound interface an object exposes (the chart
+// labels its Service and Ingress with release.InboundLabel) and the
+// annotation it should carry.
+func (r *Release) Inbound(obj *yaml.RNode) (name, annotation string, ok bool) {
+	name = obj.GetLabels()[release.InboundLabel]
+	in, known := r.Info.Catalog.Inbound[name]
+	if name == "" || !known {
+		return "", "", false
+	}
+	src := r.Info.Site.Inbound[name]
+	a := InboundAnnotation{Component: in.Component, Exposure: src.Type, Auth: in.Auth, Sources: src.Sources()}
+	if a.Sources == "" {
+		a.Sources = "none"
+	}
+	for _, p := range in.Ports {
+		a.Ports = append(a.Ports, p.Protocol+"/"+strconv.Itoa(p.Port)+" ("+p.Name+")")
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		panic(err) // strings only
+	}
+	return name, string(b), true
+}
+
 // Annotation is the annotation value of an object that uses the interface.
 func (i Interface) Annotation() string {
 	b, err := json.Marshal(Annotation{Direction: i.Direction, Endpoint: i.Endpoint, Protocol: i.Protocol, Port: i.Port, Auth: i.Auth})

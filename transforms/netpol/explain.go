@@ -167,8 +167,9 @@ func intersect(a, b portSet) portSet {
 
 // side is what one direction's policies allow for a workload.
 type side struct {
-	open  bool // no policy of this direction selects the workload
-	rules []sideRule
+	open     bool // no policy of this direction selects the workload
+	rules    []sideRule
+	policies []string // "name (reason)" of each policy of this direction that selects it
 }
 
 type sideRule struct {
@@ -178,30 +179,37 @@ type sideRule struct {
 	ns     string // the policy's namespace
 }
 
-// Explain computes the connections the NetworkPolicies of the stream allow
-// between its workloads (Helm hooks left out) and to and from peers outside
-// the stream. A catalog (catalogPath, or the stream's) names workloads by
-// component. Flows are sorted.
-func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
+// model is what Explain and Why evaluate: the stream's workloads (Helm
+// hooks left out), and for each what the policies selecting it allow in
+// each direction.
+type model struct {
+	ws              []Workload
+	ingress, egress []side
+	names           []string // the component (or Kind/name) of each workload
+}
+
+func buildModel(nodes []*yaml.RNode, catalogPath string) (*model, error) {
 	info, err := release.Find(nodes, catalogPath)
 	if err != nil {
 		return nil, err
 	}
-	var ws []Workload
+	m := &model{}
 	for _, w := range Workloads(nodes) {
 		if !w.Hook {
-			ws = append(ws, w)
+			m.ws = append(m.ws, w)
 		}
 	}
-	label := func(w *Workload) string {
+	for i := range m.ws {
+		name := m.ws[i].Kind + "/" + m.ws[i].Name
 		if info != nil {
-			for _, name := range slices.Sorted(maps.Keys(info.Catalog.Components)) {
-				if matches(info.Catalog.Components[name].Selector, w.Labels) {
-					return name
+			for _, cn := range slices.Sorted(maps.Keys(info.Catalog.Components)) {
+				if matches(info.Catalog.Components[cn].Selector, m.ws[i].Labels) {
+					name = cn
+					break
 				}
 			}
 		}
-		return w.Kind + "/" + w.Name
+		m.names = append(m.names, name)
 	}
 	var policies []*parsedPolicy
 	for _, n := range nodes {
@@ -218,51 +226,77 @@ func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
 		}
 		policies = append(policies, p)
 	}
-	sameNS := func(a, b string) bool { return a == "" || b == "" || a == b }
-	ingress := make([]side, len(ws))
-	egress := make([]side, len(ws))
-	for i := range ws {
-		ingress[i].open, egress[i].open = true, true
+	m.ingress = make([]side, len(m.ws))
+	m.egress = make([]side, len(m.ws))
+	for i := range m.ws {
+		m.ingress[i].open, m.egress[i].open = true, true
 		for _, p := range policies {
-			if !sameNS(p.Metadata.Namespace, ws[i].Namespace) || !p.Spec.PodSelector.Matches(ws[i].Labels) {
+			if !sameNS(p.Metadata.Namespace, m.ws[i].Namespace) || !p.Spec.PodSelector.Matches(m.ws[i].Labels) {
 				continue
 			}
 			if p.has("Ingress") {
-				ingress[i].open = false
+				m.ingress[i].open = false
+				m.ingress[i].policies = append(m.ingress[i].policies, p.Metadata.Name+" ("+p.reason()+")")
 				for _, r := range p.Spec.Ingress {
-					ingress[i].rules = append(ingress[i].rules, sideRule{reason: p.reason(), peers: r.From, ports: r.Ports, ns: p.Metadata.Namespace})
+					m.ingress[i].rules = append(m.ingress[i].rules, sideRule{reason: p.reason(), peers: r.From, ports: r.Ports, ns: p.Metadata.Namespace})
 				}
 			}
 			if p.has("Egress") {
-				egress[i].open = false
+				m.egress[i].open = false
+				m.egress[i].policies = append(m.egress[i].policies, p.Metadata.Name+" ("+p.reason()+")")
 				for _, r := range p.Spec.Egress {
-					egress[i].rules = append(egress[i].rules, sideRule{reason: p.reason(), peers: r.To, ports: r.Ports, ns: p.Metadata.Namespace})
+					m.egress[i].rules = append(m.egress[i].rules, sideRule{reason: p.reason(), peers: r.To, ports: r.Ports, ns: p.Metadata.Namespace})
 				}
 			}
 		}
 	}
-	// peerMatches: does peer select workload w (in the policy's namespace)?
-	peerMatches := func(peers []Peer, ns string, w *Workload) bool {
-		if len(peers) == 0 {
+	return m, nil
+}
+
+func sameNS(a, b string) bool { return a == "" || b == "" || a == b }
+
+// peerMatches reports whether peers select workload w (in the policy's
+// namespace ns); no peers select everything.
+func peerMatches(peers []Peer, ns string, w *Workload) bool {
+	if len(peers) == 0 {
+		return true
+	}
+	for _, p := range peers {
+		if p.IPBlock != nil {
+			continue
+		}
+		if p.NamespaceSelector != nil {
+			// Only {} is known to select the release's namespace.
+			if len(p.NamespaceSelector.MatchLabels) > 0 || len(p.NamespaceSelector.MatchExpressions) > 0 {
+				continue
+			}
+		} else if !sameNS(ns, w.Namespace) {
+			continue
+		}
+		if p.PodSelector == nil || p.PodSelector.Matches(w.Labels) {
 			return true
 		}
-		for _, p := range peers {
-			if p.IPBlock != nil {
-				continue
-			}
-			if p.NamespaceSelector != nil {
-				// Only {} is known to select the release's namespace.
-				if len(p.NamespaceSelector.MatchLabels) > 0 || len(p.NamespaceSelector.MatchExpressions) > 0 {
-					continue
-				}
-			} else if !sameNS(ns, w.Namespace) {
-				continue
-			}
-			if p.PodSelector == nil || p.PodSelector.Matches(w.Labels) {
-				return true
+	}
+	return false
+}
+
+// Explain computes the connections the NetworkPolicies of the stream allow
+// between its workloads (Helm hooks left out) and to and from peers outside
+// the stream. A catalog (catalogPath, or the stream's) names workloads by
+// component. Flows are sorted.
+func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
+	m, err := buildModel(nodes, catalogPath)
+	if err != nil {
+		return nil, err
+	}
+	ws, ingress, egress := m.ws, m.ingress, m.egress
+	label := func(w *Workload) string {
+		for i := range ws {
+			if &ws[i] == w {
+				return m.names[i]
 			}
 		}
-		return false
+		return w.Kind + "/" + w.Name
 	}
 	type key struct{ from, to, proto, port, name string }
 	type reasons struct{ egress, ingress map[string]bool }
@@ -332,27 +366,6 @@ func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
 			}
 		}
 	}
-	// Peers outside the stream: address blocks and other namespaces.
-	outside := func(p Peer) string {
-		switch {
-		case p.IPBlock != nil:
-			s := p.IPBlock.CIDR
-			if len(p.IPBlock.Except) > 0 {
-				s += " except " + strings.Join(p.IPBlock.Except, ",")
-			}
-			return s
-		case p.NamespaceSelector != nil:
-			s := "namespace " + p.NamespaceSelector.String()
-			if ns := p.NamespaceSelector.MatchLabels[metadataNameKey]; ns != "" && len(p.NamespaceSelector.MatchLabels) == 1 && len(p.NamespaceSelector.MatchExpressions) == 0 {
-				s = "namespace " + ns
-			}
-			if p.PodSelector != nil {
-				s += ", pods " + p.PodSelector.String()
-			}
-			return s
-		}
-		return ""
-	}
 	for i := range ws {
 		w := &ws[i]
 		for _, r := range egress[i].rules {
@@ -360,7 +373,7 @@ func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
 				record(label(w), "*", resolvePorts(r.ports, nil), r.reason, "outside the stream")
 			}
 			for _, p := range r.peers {
-				if o := outside(p); o != "" {
+				if o := outsidePeer(p); o != "" {
 					record(label(w), o, resolvePorts(r.ports, nil), r.reason, "outside the stream")
 				}
 			}
@@ -370,7 +383,7 @@ func Explain(nodes []*yaml.RNode, catalogPath string) ([]Flow, error) {
 				record("*", label(w), resolvePorts(r.ports, w), "outside the stream", r.reason)
 			}
 			for _, p := range r.peers {
-				if o := outside(p); o != "" {
+				if o := outsidePeer(p); o != "" {
 					record(o, label(w), resolvePorts(r.ports, w), "outside the stream", r.reason)
 				}
 			}
@@ -412,4 +425,27 @@ func portLess(a, b string) bool {
 		return na < nb
 	}
 	return a < b
+}
+
+// outsidePeer names a peer outside the stream: an address block, or pods
+// of other namespaces; "" for any other peer.
+func outsidePeer(p Peer) string {
+	switch {
+	case p.IPBlock != nil:
+		s := p.IPBlock.CIDR
+		if len(p.IPBlock.Except) > 0 {
+			s += " except " + strings.Join(p.IPBlock.Except, ",")
+		}
+		return s
+	case p.NamespaceSelector != nil:
+		s := "namespace " + p.NamespaceSelector.String()
+		if ns := p.NamespaceSelector.MatchLabels[metadataNameKey]; ns != "" && len(p.NamespaceSelector.MatchLabels) == 1 && len(p.NamespaceSelector.MatchExpressions) == 0 {
+			s = "namespace " + ns
+		}
+		if p.PodSelector != nil {
+			s += ", pods " + p.PodSelector.String()
+		}
+		return s
+	}
+	return ""
 }

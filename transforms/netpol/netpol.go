@@ -43,15 +43,29 @@ type Config struct {
 	// it on UDP and TCP 53.
 	DNS DNSConfig `json:"dns,omitempty"`
 	// Inbound lists the sources allowed to reach workloads exposed by
-	// LoadBalancer or NodePort Services and by Ingresses. Unset: nothing
-	// outside the release reaches them.
+	// LoadBalancer or NodePort Services and by Ingresses of a chart that
+	// declares no inbound interface (the DPPS chart's come from
+	// global.inbound). Unset: nothing outside the release reaches them.
 	Inbound InboundConfig `json:"inbound,omitempty"`
-	// CiliumFQDN also emits a CiliumNetworkPolicy with toFQDNs rules for
-	// the host names of each external endpoint the site set. The
-	// NetworkPolicy API has no host names; this needs Cilium and its DNS
-	// proxy. Off by default.
-	CiliumFQDN bool `json:"ciliumFQDN,omitempty"`
+	// KubernetesAPI is where the API server is, for the components the
+	// catalog says talk to it (components.<name>.kubernetesAPI). Unset: any
+	// address on ports 443 and 6443.
+	KubernetesAPI KubernetesAPIConfig `json:"kubernetesAPI,omitempty"`
 }
+
+// KubernetesAPIConfig locates the Kubernetes API server: the addresses
+// and ports its endpoints listen on (what a NetworkPolicy sees, not the
+// kubernetes Service's cluster IP).
+type KubernetesAPIConfig struct {
+	// CIDRs of the API server's endpoints.
+	CIDRs []string `json:"cidrs,omitempty"`
+	// Ports of the API server's endpoints.
+	Ports []int `json:"ports,omitempty"`
+}
+
+// DefaultKubernetesAPIPorts are the API server's usual ports: 443 (most
+// managed clusters) and 6443 (kubeadm, kind, k3s).
+var DefaultKubernetesAPIPorts = []int{443, 6443}
 
 // DNSConfig selects the cluster DNS pods.
 type DNSConfig struct {
@@ -303,7 +317,10 @@ type generator struct {
 	rel       string
 	workloads []Workload // not hooks
 	present   map[string][]Workload
-	out       []object
+	// related are the components a generated rule admits traffic of, to
+	// or from, besides DNS.
+	related map[string]bool
+	out     []object
 }
 
 // Generate returns the policies of the release for the stream's workloads.
@@ -315,7 +332,7 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 	if c.Release == "" || strings.Contains(c.Release, "{{") {
 		return nil, fmt.Errorf("%s: the catalog names no release (release %q): render it for the release first", info.Origin, c.Release)
 	}
-	g := &generator{cfg: cfg, info: info, rel: c.Release, present: map[string][]Workload{}}
+	g := &generator{cfg: cfg, info: info, rel: c.Release, present: map[string][]Workload{}, related: map[string]bool{}}
 	for _, w := range Workloads(nodes) {
 		if !w.Hook {
 			g.workloads = append(g.workloads, w)
@@ -335,7 +352,19 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 	if err := g.externals(); err != nil {
 		return nil, err
 	}
+	if err := g.declaredInbound(); err != nil {
+		return nil, err
+	}
 	g.inbound(nodes)
+	if err := g.metrics(); err != nil {
+		return nil, err
+	}
+	if err := g.kubernetesAPI(); err != nil {
+		return nil, err
+	}
+	if err := g.isolated(); err != nil {
+		return nil, err
+	}
 	if err := g.check(); err != nil {
 		return nil, err
 	}
@@ -353,12 +382,8 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 func (g *generator) name(what string) string { return g.rel + "-dpps-" + what }
 
 func (g *generator) add(kind, name, rule string, spec any) {
-	api := "networking.k8s.io/v1"
-	if kind == "CiliumNetworkPolicy" {
-		api = "cilium.io/v2"
-	}
 	g.out = append(g.out, object{
-		APIVersion: api, Kind: kind,
+		APIVersion: "networking.k8s.io/v1", Kind: kind,
 		Metadata: meta{
 			Name: name,
 			Labels: map[string]string{
@@ -374,24 +399,58 @@ func (g *generator) releaseSelector() Selector {
 	return Selector{MatchLabels: map[string]string{InstanceLabel: g.rel}}
 }
 
-// baseline: default deny and DNS, for every pod of the release.
+// ownsReleaseLabel reports whether every component's selector carries the
+// release's instance label, as the DPPS chart's naming rule has it. Charts
+// nobody here wrote often do not (Rucio's pods have no instance label).
+func (g *generator) ownsReleaseLabel() bool {
+	for _, comp := range g.info.Catalog.Components {
+		if comp.Selector[InstanceLabel] != g.rel {
+			return false
+		}
+	}
+	return true
+}
+
+// baseline: default deny and DNS for every pod of the release, selected
+// by the instance label when every component carries it; else for the
+// pods of each deployed component, by the catalog's own selector.
 func (g *generator) baseline() {
-	g.add("NetworkPolicy", g.name("default-deny"), "default-deny", policySpec{
-		PodSelector: g.releaseSelector(),
-		PolicyTypes: []string{"Ingress", "Egress"},
-	})
 	dns := []Port{{Protocol: "UDP", Port: 53}, {Protocol: "TCP", Port: 53}}
-	g.add("NetworkPolicy", g.name("dns"), "dns", policySpec{
-		PodSelector: g.releaseSelector(),
-		PolicyTypes: []string{"Egress"},
-		Egress: []EgressRule{{
-			To: []Peer{{
-				NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: g.cfg.DNS.Namespace}},
-				PodSelector:       &Selector{MatchLabels: g.cfg.DNS.PodSelector},
+	both := func(suffix string, sel Selector) {
+		g.add("NetworkPolicy", g.name("default-deny"+suffix), "default-deny", policySpec{
+			PodSelector: sel,
+			PolicyTypes: []string{"Ingress", "Egress"},
+		})
+		g.add("NetworkPolicy", g.name("dns"+suffix), "dns", policySpec{
+			PodSelector: sel,
+			PolicyTypes: []string{"Egress"},
+			Egress: []EgressRule{{
+				To: []Peer{{
+					NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: g.cfg.DNS.Namespace}},
+					PodSelector:       &Selector{MatchLabels: g.cfg.DNS.PodSelector},
+				}},
+				Ports: dns,
 			}},
-			Ports: dns,
-		}},
-	})
+		})
+	}
+	if g.ownsReleaseLabel() {
+		both("", g.releaseSelector())
+		return
+	}
+	c := g.info.Catalog
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		if len(g.present[name]) > 0 {
+			both("-"+name, Selector{MatchLabels: c.Components[name].Selector})
+		}
+	}
+}
+
+// elsewhere reports whether a component absent from the stream may run
+// in another release: its selector does not name this release (a foreign
+// chart's database, installed by its own chart). An absent component of
+// the release itself is switched off.
+func (g *generator) elsewhere(name string) bool {
+	return len(g.present[name]) == 0 && g.info.Catalog.Components[name].Selector[InstanceLabel] != g.rel
 }
 
 // componentsSelector selects the pods of the given present components.
@@ -454,7 +513,8 @@ func (g *generator) presentOnly(names []string) []string {
 func (g *generator) interfacePorts(i catalog.Interface) []Port {
 	var ports []Port
 	for _, p := range i.Ports {
-		named := true
+		// A provider outside the stream: its pods' port names are unknown.
+		named := len(g.present[i.Provider]) > 0
 		for _, w := range g.present[i.Provider] {
 			if cp, ok := w.Ports[p.Name]; !ok || cp.Protocol != p.Protocol {
 				named = false
@@ -476,34 +536,59 @@ func (g *generator) interfaces() error {
 	for _, name := range slices.Sorted(maps.Keys(c.Interfaces)) {
 		i := c.Interfaces[name]
 		consumers := g.presentOnly(i.Consumers)
-		if len(g.present[i.Provider]) == 0 || len(consumers) == 0 {
+		var remote []string // consumers that may run in another release
+		for _, cn := range i.Consumers {
+			if g.elsewhere(cn) {
+				remote = append(remote, cn)
+			}
+		}
+		sort.Strings(remote)
+		providerHere := len(g.present[i.Provider]) > 0
+		ports := g.interfacePorts(i)
+		rule := "interface/" + name
+		if providerHere && len(consumers)+len(remote) > 0 {
+			var from []Peer
+			for _, cn := range append(slices.Clone(consumers), remote...) {
+				from = append(from, Peer{PodSelector: &Selector{MatchLabels: c.Components[cn].Selector}})
+			}
+			g.related[i.Provider] = true
+			g.add("NetworkPolicy", g.name(name+"-ingress"), rule, policySpec{
+				PodSelector: Selector{MatchLabels: c.Components[i.Provider].Selector},
+				PolicyTypes: []string{"Ingress"},
+				Ingress:     []IngressRule{{From: from, Ports: ports}},
+			})
+		}
+		if len(consumers) == 0 || !(providerHere || g.elsewhere(i.Provider)) {
 			continue
 		}
-		ports := g.interfacePorts(i)
-		var from []Peer
 		for _, cn := range consumers {
-			from = append(from, Peer{PodSelector: &Selector{MatchLabels: c.Components[cn].Selector}})
+			g.related[cn] = true
 		}
-		rule := "interface/" + name
-		g.add("NetworkPolicy", g.name(name+"-ingress"), rule, policySpec{
-			PodSelector: Selector{MatchLabels: c.Components[i.Provider].Selector},
-			PolicyTypes: []string{"Ingress"},
-			Ingress:     []IngressRule{{From: from, Ports: ports}},
-		})
-		sel, err := g.componentsSelector(consumers)
-		if err != nil {
-			return fmt.Errorf("interface %s: %w", name, err)
-		}
-		g.add("NetworkPolicy", g.name(name+"-egress"), rule, policySpec{
-			PodSelector: sel,
-			PolicyTypes: []string{"Egress"},
-			Egress: []EgressRule{{
-				To:    []Peer{{PodSelector: &Selector{MatchLabels: c.Components[i.Provider].Selector}}},
-				Ports: ports,
-			}},
+		g.forConsumers(name+"-egress", rule, consumers, func(sel Selector) policySpec {
+			return policySpec{
+				PodSelector: sel,
+				PolicyTypes: []string{"Egress"},
+				Egress: []EgressRule{{
+					To:    []Peer{{PodSelector: &Selector{MatchLabels: c.Components[i.Provider].Selector}}},
+					Ports: ports,
+				}},
+			}
 		})
 	}
 	return nil
+}
+
+// forConsumers adds the policy spec makes for the pods of consumers: one
+// policy when one selector can select them all (componentsSelector), else
+// one per consumer, named <what>-<consumer>.
+func (g *generator) forConsumers(what, rule string, consumers []string, spec func(Selector) policySpec) {
+	if sel, err := g.componentsSelector(consumers); err == nil {
+		g.add("NetworkPolicy", g.name(what), rule, spec(sel))
+		return
+	}
+	for _, cn := range consumers {
+		g.add("NetworkPolicy", g.name(what+"-"+cn), rule, spec(Selector{MatchLabels: g.info.Catalog.Components[cn].Selector}))
+	}
 }
 
 // Endpoint is what the site set for one external interface, as the
@@ -511,13 +596,12 @@ func (g *generator) interfaces() error {
 type Endpoint struct {
 	CIDRs []string
 	Ports []int
-	Hosts []string
 }
 
 // SiteEndpoint reads the site's settings of external name: its CIDRs (the
 // common field cidrs), its ports (every "port" field and the port of every
-// URL, else the catalog's default port) and its host names. ok is false
-// when the site did not set the external.
+// URL, else the catalog's default port). ok is false when the site did not
+// set the external.
 func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err error) {
 	raw, ok := info.Site.Externals[name]
 	if !ok || raw == nil {
@@ -537,7 +621,6 @@ func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err er
 		}
 	}
 	ports := map[int]bool{}
-	hosts := map[string]bool{}
 	var walk func(v any, key string)
 	walk = func(v any, key string) {
 		switch x := v.(type) {
@@ -556,11 +639,7 @@ func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err er
 				ports[int(x)] = true
 			}
 		case string:
-			if key == "host" {
-				hosts[strings.SplitN(x, "/", 2)[0]] = true
-			}
 			if u, err := url.Parse(x); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") {
-				hosts[u.Hostname()] = true
 				if p := u.Port(); p != "" {
 					n, _ := strconv.Atoi(p)
 					ports[n] = true
@@ -580,18 +659,12 @@ func SiteEndpoint(info *release.Info, name string) (ep Endpoint, ok bool, err er
 		ep.Ports = append(ep.Ports, p)
 	}
 	sort.Ints(ep.Ports)
-	for h := range hosts {
-		if h != "" && net.ParseIP(h) == nil {
-			ep.Hosts = append(ep.Hosts, strings.SplitN(h, ":", 2)[0])
-		}
-	}
-	sort.Strings(ep.Hosts)
 	return ep, true, nil
 }
 
 // AnyAddress is the egress destination of an external whose site set no
-// cidrs.
-const AnyAddress = "0.0.0.0/0"
+// cidrs: every IPv4 and every IPv6 address.
+var AnyAddress = []string{"0.0.0.0/0", "::/0"}
 
 // externals: egress to the site's endpoints of outbound externals; ingress
 // from the site's CIDRs for inbound ones.
@@ -607,9 +680,8 @@ func (g *generator) externals() error {
 		if !set || len(consumers) == 0 {
 			continue // unset: the fixture's internal interfaces, or nothing
 		}
-		sel, err := g.componentsSelector(consumers)
-		if err != nil {
-			return fmt.Errorf("external %s: %w", name, err)
+		for _, cn := range consumers {
+			g.related[cn] = true
 		}
 		var ports []Port
 		for _, p := range ep.Ports {
@@ -624,69 +696,202 @@ func (g *generator) externals() error {
 			for _, cidr := range ep.CIDRs {
 				from = append(from, Peer{IPBlock: &IPBlock{CIDR: cidr}})
 			}
-			g.add("NetworkPolicy", g.name("external-"+name+"-ingress"), rule, policySpec{
-				PodSelector: sel, PolicyTypes: []string{"Ingress"},
-				Ingress: []IngressRule{{From: from, Ports: ports}},
+			g.forConsumers("external-"+name+"-ingress", rule, consumers, func(sel Selector) policySpec {
+				return policySpec{PodSelector: sel, PolicyTypes: []string{"Ingress"}, Ingress: []IngressRule{{From: from, Ports: ports}}}
 			})
 			continue
 		}
 		cidrs := ep.CIDRs
 		if len(cidrs) == 0 {
-			cidrs = []string{AnyAddress}
+			cidrs = AnyAddress
 		}
 		var to []Peer
 		for _, cidr := range cidrs {
 			to = append(to, Peer{IPBlock: &IPBlock{CIDR: cidr}})
 		}
-		g.add("NetworkPolicy", g.name("external-"+name+"-egress"), rule, policySpec{
-			PodSelector: sel, PolicyTypes: []string{"Egress"},
-			Egress: []EgressRule{{To: to, Ports: ports}},
+		g.forConsumers("external-"+name+"-egress", rule, consumers, func(sel Selector) policySpec {
+			return policySpec{PodSelector: sel, PolicyTypes: []string{"Egress"}, Egress: []EgressRule{{To: to, Ports: ports}}}
 		})
-		if g.cfg.CiliumFQDN && len(ep.Hosts) > 0 {
-			g.addCilium(name, sel, ep)
-		}
 	}
 	return nil
 }
 
-func (g *generator) addCilium(name string, sel Selector, ep Endpoint) {
-	type fqdn struct {
-		MatchName string `json:"matchName"`
+// kubernetesAPI: components the catalog says talk to the Kubernetes API
+// server may reach it: the configured addresses, else any address, on the
+// configured ports, else 443 and 6443.
+func (g *generator) kubernetesAPI() error {
+	c := g.info.Catalog
+	cidrs, ports := g.cfg.KubernetesAPI.CIDRs, g.cfg.KubernetesAPI.Ports
+	if len(cidrs) == 0 {
+		cidrs = AnyAddress
 	}
-	type portProto struct {
-		Port     string `json:"port"`
-		Protocol string `json:"protocol"`
+	if len(ports) == 0 {
+		ports = DefaultKubernetesAPIPorts
 	}
-	type toPorts struct {
-		Ports []portProto `json:"ports"`
+	var to []Peer
+	for _, cidr := range cidrs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return fmt.Errorf("netpol.kubernetesAPI.cidrs: %q is not a CIDR: fix the dpps-render config", cidr)
+		}
+		to = append(to, Peer{IPBlock: &IPBlock{CIDR: cidr}})
 	}
-	type egress struct {
-		ToFQDNs []fqdn    `json:"toFQDNs"`
-		ToPorts []toPorts `json:"toPorts"`
+	var pp []Port
+	for _, p := range ports {
+		pp = append(pp, Port{Protocol: "TCP", Port: p})
 	}
-	type spec struct {
-		EndpointSelector Selector `json:"endpointSelector"`
-		Egress           []egress `json:"egress"`
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		if !c.Components[name].KubernetesAPI || len(g.present[name]) == 0 {
+			continue
+		}
+		g.related[name] = true
+		g.add("NetworkPolicy", g.name("kubernetes-api-"+name+"-egress"), "kubernetes-api/"+name, policySpec{
+			PodSelector: Selector{MatchLabels: c.Components[name].Selector},
+			PolicyTypes: []string{"Egress"},
+			Egress:      []EgressRule{{To: to, Ports: pp}},
+		})
 	}
-	e := egress{}
-	for _, h := range ep.Hosts {
-		e.ToFQDNs = append(e.ToFQDNs, fqdn{MatchName: h})
-	}
-	tp := toPorts{}
-	for _, p := range ep.Ports {
-		tp.Ports = append(tp.Ports, portProto{Port: strconv.Itoa(p), Protocol: "TCP"})
-	}
-	e.ToPorts = []toPorts{tp}
-	g.add("CiliumNetworkPolicy", g.name("external-"+name+"-fqdn"), "external/"+name, spec{EndpointSelector: sel, Egress: []egress{e}})
+	return nil
 }
 
-// inbound: workloads behind LoadBalancer and NodePort Services get ingress
+// isolated refuses to deny everything but DNS to a deployed component
+// for which the catalog declares no connection at all: no interface it
+// provides to someone or consumes, no external, inbound interface,
+// metrics port or Kubernetes API access. That is a catalog that says too
+// little (a foreign chart's components before their interfaces are
+// declared); installed, the policies would cut the component off. A
+// component whose declared peers are all switched off is isolated on
+// purpose, and is not an error.
+func (g *generator) isolated() error {
+	c := g.info.Catalog
+	declared := map[string]bool{}
+	for _, i := range c.Interfaces {
+		if len(i.Consumers) > 0 {
+			declared[i.Provider] = true
+		}
+		for _, cn := range i.Consumers {
+			declared[cn] = true
+		}
+	}
+	for _, x := range c.Externals {
+		for _, cn := range x.Consumers {
+			declared[cn] = true
+		}
+	}
+	for _, in := range c.Inbound {
+		declared[in.Component] = true
+	}
+	var bad []string
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		comp := c.Components[name]
+		if len(g.present[name]) == 0 || declared[name] || comp.Metrics != nil || comp.KubernetesAPI {
+			continue
+		}
+		var pods []string
+		for _, w := range g.present[name] {
+			pods = append(pods, w.Kind+"/"+w.Name)
+		}
+		if len(pods) > 3 {
+			pods = append(pods[:3], fmt.Sprintf("and %d more", len(pods)-3))
+		}
+		bad = append(bad, fmt.Sprintf("component %s (%s) would be isolated: the catalog %s declares no interface it provides or consumes, no external, inbound interface, metrics port or Kubernetes API access, so its pods could resolve names and nothing else; declare what it serves and uses (interfaces.<name>.provider and .consumers, externals.<name>.consumers) in the catalog, or leave netpol out of --transforms", name, strings.Join(pods, ", "), g.info.Origin))
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// declaredInbound: the pods of each deployed component an inbound
+// interface exposes admit the sources the site declared for it
+// (global.inbound.<name>): the LoadBalancer's source ranges, or the
+// ingress controller's pods. No sources, no rule: nothing outside the
+// release reaches it (check --profile prod refuses that).
+func (g *generator) declaredInbound() error {
+	c := g.info.Catalog
+	for _, name := range slices.Sorted(maps.Keys(c.Inbound)) {
+		in := c.Inbound[name]
+		src, set := g.info.Site.Inbound[name]
+		if !set || len(g.present[in.Component]) == 0 {
+			continue
+		}
+		var from []Peer
+		switch src.Type {
+		case "LoadBalancer":
+			for _, cidr := range src.LoadBalancerSourceRanges {
+				if _, _, err := net.ParseCIDR(cidr); err != nil {
+					return fmt.Errorf("%s: site.json inbound.%s.loadBalancerSourceRanges: %q is not a CIDR: fix global.inbound.%s.loadBalancerSourceRanges", g.info.Origin, name, cidr, name)
+				}
+				from = append(from, Peer{IPBlock: &IPBlock{CIDR: cidr}})
+			}
+		case "Ingress":
+			if src.Sources() != "" {
+				ctl := src.Ingress.Controller
+				from = append(from, Peer{
+					NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: ctl.Namespace}},
+					PodSelector:       &Selector{MatchLabels: ctl.PodLabels},
+				})
+			}
+		default:
+			return fmt.Errorf("%s: site.json inbound.%s.type is %q: set global.inbound.%s.type to LoadBalancer or Ingress", g.info.Origin, name, src.Type, name)
+		}
+		if len(from) == 0 {
+			continue
+		}
+		ports := g.interfacePorts(catalog.Interface{Provider: in.Component, Ports: in.Ports})
+		g.related[in.Component] = true
+		g.add("NetworkPolicy", g.name("inbound-"+name+"-ingress"), "inbound/"+name, policySpec{
+			PodSelector: Selector{MatchLabels: c.Components[in.Component].Selector},
+			PolicyTypes: []string{"Ingress"},
+			Ingress:     []IngressRule{{From: from, Ports: ports}},
+		})
+	}
+	return nil
+}
+
+// metrics: the site's Prometheus, and nothing else, may reach the metrics
+// port of every component that declares one. Without a declared
+// Prometheus nothing may (check --profile prod refuses that).
+func (g *generator) metrics() error {
+	p := g.info.Site.Observability.Prometheus
+	if p == nil {
+		return nil
+	}
+	if p.Namespace == "" || len(p.PodLabels) == 0 {
+		return fmt.Errorf("%s: site.json observability.prometheus needs a namespace and at least one pod label: set global.observability.prometheus.namespace and .podLabels", g.info.Origin)
+	}
+	c := g.info.Catalog
+	peer := Peer{
+		NamespaceSelector: &Selector{MatchLabels: map[string]string{metadataNameKey: p.Namespace}},
+		PodSelector:       &Selector{MatchLabels: p.PodLabels},
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		m := c.Components[name].Metrics
+		if m == nil || len(g.present[name]) == 0 {
+			continue
+		}
+		g.related[name] = true
+		g.add("NetworkPolicy", g.name("metrics-"+name+"-ingress"), "metrics/"+name, policySpec{
+			PodSelector: Selector{MatchLabels: c.Components[name].Selector},
+			PolicyTypes: []string{"Ingress"},
+			Ingress:     []IngressRule{{From: []Peer{peer}, Ports: []Port{{Protocol: "TCP", Port: m.Port}}}},
+		})
+	}
+	return nil
+}
+
+// inbound: for charts that declare no inbound interface (a site catalog
+// file), workloads behind LoadBalancer and NodePort Services get ingress
 // from Inbound.CIDRs, workloads behind an Ingress from the ingress
-// controller; with neither configured, nothing is allowed.
+// controller; with neither configured, nothing is allowed. The Services
+// and Ingresses the DPPS chart renders for its inbound interfaces are
+// declaredInbound's.
 func (g *generator) inbound(nodes []*yaml.RNode) {
 	services := map[string]*yaml.Node{}
 	var exposed []string // Service names, in stream order
 	for _, n := range nodes {
+		if n.GetLabels()[release.InboundLabel] != "" {
+			continue
+		}
 		if manifest.Kind(n) == "Service" {
 			services[n.GetName()] = n.YNode()
 			t := manifest.Path(n.YNode(), "spec", "type")
@@ -713,7 +918,7 @@ func (g *generator) inbound(nodes []*yaml.RNode) {
 		peer.NamespaceSelector = &Selector{MatchLabels: map[string]string{metadataNameKey: ic.IngressControllerNamespace}}
 	}
 	for _, n := range nodes {
-		if manifest.Kind(n) != "Ingress" {
+		if manifest.Kind(n) != "Ingress" || n.GetLabels()[release.InboundLabel] != "" {
 			continue
 		}
 		backends := map[string][]string{} // service -> port names or numbers

@@ -42,6 +42,35 @@ func catalogDoc(mod func(map[string]any)) map[string]any {
 	return c
 }
 
+// withInbound declares the inbound interface a-api: svc-a from outside.
+func withInbound(c map[string]any) {
+	c["inbound"] = map[string]any{"a-api": map[string]any{"description": "a from outside", "interface": "svc-a", "component": "a",
+		"ports": []any{map[string]any{"name": "http", "port": 8080, "protocol": "TCP"}}, "auth": []string{"oidc"},
+		"exposures": []string{"Ingress", "LoadBalancer"}, "valuesKey": "global.inbound.a-api"}}
+}
+
+// foreign rewrites the catalog as a site admin writes one for a chart
+// nobody here wrote: selectors without the instance label; a also
+// consumes db, a database of another release; d is declared but nothing
+// connects it.
+func foreign(c map[string]any) {
+	comps := c["components"].(map[string]any)
+	for _, n := range []string{"a", "b", "c"} {
+		comps[n].(map[string]any)["selector"] = map[string]string{"app": n}
+	}
+	comps["d"] = map[string]any{"description": "d", "subchart": "s", "workload": "Deployment", "name": "rel-d", "selector": map[string]string{"app": "d"}}
+	comps["db"] = map[string]any{"description": "db", "subchart": "s", "workload": "StatefulSet", "name": "other-db", "selector": map[string]string{"app.kubernetes.io/name": "postgresql"}}
+	c["subcharts"].(map[string]any)["s"].(map[string]any)["components"] = []string{"a", "b", "c", "d", "db"}
+	c["interfaces"].(map[string]any)["db"] = map[string]any{"description": "db", "provider": "db", "service": "other-db",
+		"ports": []any{map[string]any{"name": "tcp-postgresql", "port": 5432, "protocol": "TCP"}}, "consumers": []string{"a"}}
+}
+
+// podsOf is a Deployment rel-<name> whose pods carry labels (one YAML
+// line) only.
+func podsOf(name, labels, ports string) string {
+	return fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: rel-%s\nspec:\n  template:\n    metadata:\n      labels: {%s}\n    spec:\n      containers:\n      - name: main\n        image: x:1\n%s", name, labels, ports)
+}
+
 // catalogCM is the catalog ConfigMap of a stream.
 func catalogCM(cat map[string]any, site string) string {
 	js, _ := json.Marshal(cat)
@@ -165,14 +194,63 @@ spec:
 		"external outbound without CIDRs: any address on the default port": {
 			in:        stream(catalogCM(catalogDoc(nil), `{"externals": {"db": {"host": "db.example.org"}}}`), deployment("a", httpPort)),
 			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-external-db-egress"},
-			wantFlows: []string{"a -> 0.0.0.0/0 TCP/5432 egress: external/db; ingress: outside the stream"},
+			wantFlows: []string{"a -> 0.0.0.0/0 TCP/5432 egress: external/db; ingress: outside the stream",
+				"a -> ::/0 TCP/5432 egress: external/db; ingress: outside the stream"},
 		},
-		"external outbound with Cilium FQDN policies switched on": {
-			cfg: netpol.Config{CiliumFQDN: true},
-			in:  stream(catalogCM(catalogDoc(nil), `{"externals": {"db": {"host": "db.example.org"}}}`), deployment("a", httpPort)),
-			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-external-db-egress",
-				"CiliumNetworkPolicy/rel-dpps-external-db-fqdn"},
-			wantFlows: []string{"a -> 0.0.0.0/0 TCP/5432 egress: external/db; ingress: outside the stream"},
+		"metrics: the declared Prometheus only, on the metrics port": {
+			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
+				c["components"].(map[string]any)["b"].(map[string]any)["metrics"] = map[string]any{"port": 9090, "path": "/metrics"}
+			}), `{"externals": {}, "observability": {"prometheus": {"namespace": "monitoring", "podLabels": {"app": "prometheus"}}}}`),
+				deployment("a", httpPort), deployment("b", "")),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-svc-a-ingress",
+				"NetworkPolicy/rel-dpps-svc-a-egress", "NetworkPolicy/rel-dpps-metrics-b-ingress"},
+			wantFlows: []string{"b -> a TCP/8080 (http) interface/svc-a",
+				"namespace monitoring, pods app=prometheus -> b TCP/9090 egress: outside the stream; ingress: metrics/b"},
+		},
+		"metrics without a declared Prometheus: nothing may scrape": {
+			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
+				c["components"].(map[string]any)["b"].(map[string]any)["metrics"] = map[string]any{"port": 9090, "path": "/metrics"}
+			}), ""), deployment("a", httpPort), deployment("b", "")),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-svc-a-ingress",
+				"NetworkPolicy/rel-dpps-svc-a-egress"},
+			wantFlows: []string{"b -> a TCP/8080 (http) interface/svc-a"},
+		},
+		"a Prometheus without pod labels": {
+			in: stream(catalogCM(catalogDoc(nil), `{"externals": {}, "observability": {"prometheus": {"namespace": "monitoring", "podLabels": {}}}}`),
+				deployment("a", httpPort)),
+			wantErr: "site.json observability.prometheus needs a namespace and at least one pod label",
+		},
+		"declared inbound, LoadBalancer: the source ranges on the interface's ports": {
+			in: stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0/24", "2001:db8::/32"]}}}`),
+				deployment("a", httpPort)),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-inbound-a-api-ingress"},
+			wantFlows: []string{"198.51.100.0/24 -> a TCP/8080 (http) egress: outside the stream; ingress: inbound/a-api",
+				"2001:db8::/32 -> a TCP/8080 (http) egress: outside the stream; ingress: inbound/a-api"},
+		},
+		"declared inbound, Ingress: the controller's pods only": {
+			in: stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "Ingress", "ingress": {"host": "a.example.org", "controller": {"namespace": "ingress-nginx", "podLabels": {"app": "nginx"}}}}}}`),
+				deployment("a", httpPort)),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns", "NetworkPolicy/rel-dpps-inbound-a-api-ingress"},
+			wantFlows: []string{"namespace ingress-nginx, pods app=nginx -> a TCP/8080 (http) egress: outside the stream; ingress: inbound/a-api"},
+		},
+		"declared inbound without sources: nothing": {
+			in:        stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer"}}}`), deployment("a", httpPort)),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny", "NetworkPolicy/rel-dpps-dns"},
+		},
+		"declared inbound with a malformed source": {
+			in:      stream(catalogCM(catalogDoc(withInbound), `{"externals": {}, "inbound": {"a-api": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0"]}}}`), deployment("a", httpPort)),
+			wantErr: `site.json inbound.a-api.loadBalancerSourceRanges: "198.51.100.0" is not a CIDR: fix global.inbound.a-api.loadBalancerSourceRanges`,
+		},
+		"foreign chart: each component by its own selector; a provider in another release by port number": {
+			in: stream(catalogCM(catalogDoc(foreign), ""), podsOf("a", "app: a", httpPort), podsOf("b", "app: b", "")),
+			wantNames: []string{"NetworkPolicy/rel-dpps-default-deny-a", "NetworkPolicy/rel-dpps-dns-a", "NetworkPolicy/rel-dpps-default-deny-b",
+				"NetworkPolicy/rel-dpps-dns-b", "NetworkPolicy/rel-dpps-db-egress", "NetworkPolicy/rel-dpps-svc-a-ingress", "NetworkPolicy/rel-dpps-svc-a-egress"},
+			wantFlows: []string{"b -> a TCP/8080 (http) interface/svc-a"},
+		},
+		"foreign chart: a component the catalog gives no connection is an error, not a deny-all": {
+			in: stream(catalogCM(catalogDoc(foreign), ""), podsOf("a", "app: a", httpPort), podsOf("b", "app: b", ""),
+				podsOf("c", "app: c", ""), podsOf("d", "app: d", "")),
+			wantErr: "component d (Deployment/rel-d) would be isolated: the catalog ConfigMap rel-dpps-catalog () declares no interface it provides or consumes, no external, inbound interface, metrics port or Kubernetes API access, so its pods could resolve names and nothing else; declare what it serves and uses (interfaces.<name>.provider and .consumers, externals.<name>.consumers) in the catalog, or leave netpol out of --transforms",
 		},
 		"external inbound: ingress from the site's CIDRs only": {
 			in: stream(catalogCM(catalogDoc(func(c map[string]any) {
@@ -439,8 +517,12 @@ func TestCorpus(t *testing.T) {
 				c["release"] = rel
 				c["components"] = map[string]any{tc.component: map[string]any{"description": "db", "subchart": "s", "workload": "StatefulSet",
 					"name": rel + "-db", "selector": map[string]string{"app.kubernetes.io/instance": rel, "app.kubernetes.io/component": tc.component}}}
-				c["subcharts"] = map[string]any{"s": map[string]any{"description": "s", "toggle": "s.enabled", "components": []string{tc.component}}}
-				c["interfaces"] = map[string]any{}
+				c["subcharts"] = map[string]any{"s": map[string]any{"description": "s", "toggle": "s.enabled", "components": []string{tc.component, "client"}}}
+				// The database's clients run in another release.
+				c["components"].(map[string]any)["client"] = map[string]any{"description": "client", "subchart": "s", "workload": "Deployment",
+					"name": "client", "selector": map[string]string{"app": "db-client"}}
+				c["interfaces"] = map[string]any{"db": map[string]any{"description": "db", "provider": tc.component, "service": rel + "-db",
+					"ports": []any{map[string]any{"name": "db", "port": 3306, "protocol": "TCP"}}, "consumers": []string{"client"}}}
 				c["externals"] = map[string]any{}
 			})
 			dir := t.TempDir()
@@ -517,5 +599,48 @@ func TestBenchStream(t *testing.T) {
 	}
 	if again != out {
 		t.Error("a second run changed the output")
+	}
+}
+
+// TestSiteCatalogs: the public Rucio and DiracX charts' real renders with
+// the site catalogs of docs/site-catalogs: netpol writes policies for their
+// components by the catalogs' own selectors; with the catalogs' interfaces
+// left out, it refuses to isolate them.
+func TestSiteCatalogs(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	for file, cat := range map[string]string{
+		"rucio-server.ci.yaml":  "rucio.yaml",
+		"rucio-daemons.ci.yaml": "rucio.yaml",
+		"diracx.demo.yaml":      "diracx.yaml",
+	} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(testutil.CorpusDir(t), file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(root, "docs", "site-catalogs", cat)
+			var out bytes.Buffer
+			if _, err := pipeline.Run(bytes.NewReader(data), &out, []pipeline.Step{{Name: "netpol", Filter: netpol.New(netpol.Config{}, path)}}); err != nil {
+				t.Fatalf("with the site catalog: %v", err)
+			}
+			if !strings.Contains(out.String(), "dpps.ctao.org/rule: interface/") {
+				t.Error("no interface rule generated")
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The catalog without its interfaces.
+			head, tail, _ := strings.Cut(string(raw), "\ninterfaces:\n")
+			_, rest, _ := strings.Cut(tail, "\nshared:")
+			bare := filepath.Join(t.TempDir(), cat)
+			if err := os.WriteFile(bare, []byte(head+"\ninterfaces: {}\nshared:"+rest), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = pipeline.Run(bytes.NewReader(data), &out, []pipeline.Step{{Name: "netpol", Filter: netpol.New(netpol.Config{}, bare)}})
+			if err == nil || !strings.Contains(err.Error(), "would be isolated") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("without interfaces: %v", err)
+			}
+		})
 	}
 }

@@ -8,7 +8,10 @@ package release
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -42,18 +45,78 @@ type Info struct {
 	Origin string
 }
 
-// Site is what the site set in global.externals, global.secrets and
-// global.observability.
+// Site is what the site set in global.externals, global.secrets,
+// global.observability and global.inbound.
 type Site struct {
 	Externals     map[string]any `json:"externals"`
 	Secrets       Secrets        `json:"secrets"`
 	Observability Observability  `json:"observability"`
+	// Inbound is global.inbound: how and from where each inbound interface
+	// is reached, by name.
+	Inbound map[string]InboundSource `json:"inbound,omitempty"`
+}
+
+// InboundLabel marks the Service and Ingress the chart renders for an
+// inbound interface; its value is the interface's name.
+const InboundLabel = "dpps.ctao.org/inbound"
+
+// InboundSource is global.inbound.<name>.
+type InboundSource struct {
+	// Type is LoadBalancer or Ingress.
+	Type string `json:"type"`
+	// LoadBalancerSourceRanges are the client address blocks (LoadBalancer).
+	LoadBalancerSourceRanges []string `json:"loadBalancerSourceRanges,omitempty"`
+	// Ingress is the Ingress and its controller (Ingress).
+	Ingress *IngressExposure `json:"ingress,omitempty"`
+}
+
+// IngressExposure is an Ingress through the site's ingress controller.
+type IngressExposure struct {
+	Host       string  `json:"host"`
+	ClassName  string  `json:"className,omitempty"`
+	TLSSecret  string  `json:"tlsSecret,omitempty"`
+	Controller PodPeer `json:"controller"`
+}
+
+// PodPeer selects pods of another namespace.
+type PodPeer struct {
+	Namespace string            `json:"namespace"`
+	PodLabels map[string]string `json:"podLabels"`
+}
+
+// Sources describes from where the interface may be reached, for
+// messages and annotations: the address blocks, or the controller's
+// namespace and labels; "" when the site declared none.
+func (s InboundSource) Sources() string {
+	switch s.Type {
+	case "LoadBalancer":
+		return strings.Join(s.LoadBalancerSourceRanges, ",")
+	case "Ingress":
+		if s.Ingress == nil || s.Ingress.Controller.Namespace == "" || len(s.Ingress.Controller.PodLabels) == 0 {
+			return ""
+		}
+		var l []string
+		for _, k := range slices.Sorted(maps.Keys(s.Ingress.Controller.PodLabels)) {
+			l = append(l, k+"="+s.Ingress.Controller.PodLabels[k])
+		}
+		return "namespace " + s.Ingress.Controller.Namespace + ", pods " + strings.Join(l, ",")
+	}
+	return ""
 }
 
 // Observability is global.observability.
 type Observability struct {
 	// Metrics is how metrics are scraped: annotations, podmonitor or none.
 	Metrics string `json:"metrics,omitempty"`
+	// Prometheus is where the site's Prometheus runs, nil when unset.
+	Prometheus *Prometheus `json:"prometheus,omitempty"`
+}
+
+// Prometheus selects the site's Prometheus pods: the only peer admitted to
+// metrics ports.
+type Prometheus struct {
+	Namespace string            `json:"namespace"`
+	PodLabels map[string]string `json:"podLabels"`
 }
 
 // Secrets says who creates the credential Secrets.
