@@ -1,15 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
@@ -119,12 +120,11 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 func readStream(file string, stdin io.Reader) ([]*yaml.RNode, error) {
 	in := stdin
 	if file != "" && file != "-" {
-		f, err := os.Open(file)
+		data, err := boundedfile.Read(file, 0)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		in = f
+		in = bytes.NewBuffer(data)
 	}
 	nodes, err := (&pipeline.Reader{Input: in}).Read()
 	if err != nil && file != "" && file != "-" {

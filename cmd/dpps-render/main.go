@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/internal/gcpolicy"
 	"github.com/ctao/dpps-deploy/transforms"
 	"github.com/ctao/dpps-deploy/transforms/krm"
@@ -93,9 +94,9 @@ func finish(stats pipeline.Stats, err error, opts options, stderr io.Writer) int
 func loadConfig(opts options) (*transforms.Config, error) {
 	cfg := &transforms.Config{}
 	if opts.configFile != "" {
-		data, err := os.ReadFile(opts.configFile)
+		data, err := boundedfile.Read(opts.configFile, 0)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--config: %w", err)
 		}
 		if cfg, err = transforms.LoadConfig(opts.configFile, data); err != nil {
 			return nil, err
