@@ -68,7 +68,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("--output %q: want one of %s", *output, strings.Join(externals.CheckFormats, ", "))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "dpps-render check: %v\nRun 'dpps-render check --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "dpps-render check: %v (run 'dpps-render check --help' for usage)\n", err)
 		return exitUsage
 	}
 	nodes, err := readStream(file, stdin)

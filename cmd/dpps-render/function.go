@@ -59,8 +59,12 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
 		return exitUsage
 	}
-	stats, err := krm.Run(in, stdout, steps, opts.limits())
-	return finish(stats, err, opts, stderr)
+	var out bytes.Buffer
+	stats, err := krm.Run(in, &out, steps, opts.limits())
+	return finish(stats, err, opts, stderr, func() error {
+		_, err := stdout.Write(out.Bytes())
+		return err
+	})
 }
 
 // overrideConfig lets the flags override a config file or a KRM functionConfig.

@@ -101,6 +101,12 @@ func Read(data []byte) (*Input, error) {
 	if rl.YNode().Kind != yaml.MappingNode || rl.GetKind() != Kind {
 		return nil, errors.New("input is not a ResourceList")
 	}
+	// Keys written twice are found here, where the lines are the input's:
+	// the items and the function config are re-encoded before they are
+	// read again.
+	if err := duplicateKey(rl.YNode()); err != nil {
+		return nil, fmt.Errorf("ResourceList, %w", err)
+	}
 	in := &Input{}
 	if items := rl.Field("items"); items != nil && !isNull(items.Value) {
 		if items.Value.YNode().Kind != yaml.SequenceNode {
@@ -161,6 +167,27 @@ func Config(fc *yaml.RNode) (*transforms.Config, error) {
 		return nil, fmt.Errorf("%s: unsupported functionConfig %s %s: want a ConfigMap (the config under data.%s) or %s %s",
 			what, api, kind, ConfigMapKey, ConfigAPIVersion, ConfigKind)
 	}
+}
+
+// duplicateKey finds a key written twice in a mapping under n, with the
+// lines of both in the ResourceList.
+func duplicateKey(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		first := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if line, dup := first[k.Value]; dup {
+				return fmt.Errorf("line %d: duplicate key %q (first at line %d)", k.Line, k.Value, line)
+			}
+			first[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if err := duplicateKey(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ItemError locates a problem in one item of the ResourceList.

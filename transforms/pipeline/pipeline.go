@@ -125,6 +125,17 @@ func Write(w io.Writer, nodes []*yaml.RNode) error {
 	return writeDocs(w, docs)
 }
 
+// Encoded is a stream encoded and not yet written, so that a caller can
+// finish everything else that may fail (dpps-render's --report) before
+// anything reaches its output.
+type Encoded [][]byte
+
+// Encode encodes the objects as Write does, without writing them.
+func Encode(nodes []*yaml.RNode) (Encoded, error) { return encode(nodes) }
+
+// WriteTo writes the stream.
+func (e Encoded) WriteTo(w io.Writer) error { return writeDocs(w, e) }
+
 // encode encodes each object into a document of its own, in parallel, with
 // the direct writer (emit.go) where it applies and yaml.v3 elsewhere. Each
 // document gets its own yaml.v3 encoder: it keeps every event it has
