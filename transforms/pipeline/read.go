@@ -26,6 +26,9 @@ type InputError struct {
 	Source string // the template from Helm's "# Source:" comment, if any
 	Line   int    // 1-based line in the whole stream, 0 if unknown
 	Msg    string
+	// FirstLine, when set, is the line of what Msg's problem repeats (the
+	// first of a key written twice), counted as Line is.
+	FirstLine int
 }
 
 func (e *InputError) Error() string {
@@ -39,6 +42,9 @@ func (e *InputError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
+	if e.FirstLine > 0 {
+		fmt.Fprintf(&b, " (first at line %d)", e.FirstLine)
+	}
 	return b.String()
 }
 
@@ -155,6 +161,9 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 						ie.Doc, ie.Source = docIndex, c.source()
 						if ie.Line > 0 {
 							ie.Line += c.firstLine - 1
+						}
+						if ie.FirstLine > 0 {
+							ie.FirstLine += c.firstLine - 1
 						}
 					}
 					return nil, d.err
@@ -500,7 +509,7 @@ func checkNode(n *yaml.Node, depth int) error {
 				return &InputError{Line: k.Line, Msg: "mapping key is not a scalar"}
 			}
 			if first := earlierKey(n, i, seen); first != nil {
-				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first.Line)}
+				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q", k.Value), FirstLine: first.Line}
 			}
 			if err := checkNode(n.Content[i+1], depth+1); err != nil {
 				return err

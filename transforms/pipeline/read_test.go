@@ -58,7 +58,15 @@ func TestReadErrors(t *testing.T) {
 		},
 		"duplicate key in a large mapping": {
 			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n" + manyKeys(40) + "  k7: dup\n",
-			want: InputError{Doc: 1, Line: 45},
+			want: InputError{Doc: 1, Line: 45, FirstLine: 12},
+		},
+		"duplicate key in a third document: both lines from the stream start": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: A\nmetadata: {name: b}\n---\napiVersion: v1\nkind: A\nmetadata: {name: c}\ndata:\n  x: 1\n  y: 2\n  x: 3\n",
+			want: InputError{Doc: 3, Line: 15, FirstLine: 13},
+		},
+		"duplicate key in a large mapping of a later document": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: A\nmetadata: {name: b}\ndata:\n" + manyKeys(40) + "  k7: dup\n",
+			want: InputError{Doc: 2, Line: 49, FirstLine: 16},
 		},
 		"list item that is not an object": {
 			in:   "apiVersion: v1\nkind: List\nitems:\n- 3\n",
@@ -86,8 +94,8 @@ func TestReadErrors(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %T %v is not an *InputError", err, err)
 			}
-			if ie.Doc != tc.want.Doc || ie.Source != tc.want.Source || (tc.want.Line != 0 && ie.Line != tc.want.Line) {
-				t.Errorf("got %+v, want doc %d source %q line %d", *ie, tc.want.Doc, tc.want.Source, tc.want.Line)
+			if ie.Doc != tc.want.Doc || ie.Source != tc.want.Source || (tc.want.Line != 0 && ie.Line != tc.want.Line) || ie.FirstLine != tc.want.FirstLine {
+				t.Errorf("got %+v, want doc %d source %q line %d first at line %d", *ie, tc.want.Doc, tc.want.Source, tc.want.Line, tc.want.FirstLine)
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans several lines: %q", err)
