@@ -54,7 +54,7 @@ func TestReadErrors(t *testing.T) {
 		},
 		"duplicate key deep inside": {
 			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n  x: 1\n  x: 2\n",
-			want: InputError{Doc: 1, Line: 6},
+			want: InputError{Doc: 1, Line: 6, FirstLine: 5},
 		},
 		"duplicate key in a large mapping": {
 			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n" + manyKeys(40) + "  k7: dup\n",
