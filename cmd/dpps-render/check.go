@@ -94,20 +94,14 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // parseWithFile parses flags that may come before or after one optional
 // FILE argument.
 func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-		}
+	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
 	if fs.NArg() == 0 {
 		return "", nil
 	}
 	file := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-		}
+	if err := parseFlags(fs, fs.Args()[1:]); err != nil {
 		return "", err
 	}
 	if fs.NArg() > 0 {

@@ -37,7 +37,7 @@ func explain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}

@@ -84,7 +84,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		out, err = pipeline.Encode(nodes)
 	}
-	return finish(stats, err, opts, stderr, func() error { return out.WriteTo(stdout) })
+	return finish(stats, err, opts, stderr, func() error { return out.WriteStream(stdout) })
 }
 
 // finish reports a run: the error on stderr, and the summary or the error

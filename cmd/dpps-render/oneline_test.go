@@ -125,7 +125,7 @@ func genOutput(t *testing.T, args []string) []byte {
 }
 
 // scriptWords splits a script line into words as testscript does for the
-// lines these cases hold: spaces separate, single quotes group ('' is a
+// lines these cases hold: spaces separate, single quotes group (” is a
 // quote), # starts a comment.
 func scriptWords(line string) []string {
 	var words []string
@@ -159,4 +159,3 @@ func scriptWords(line string) []string {
 	}
 	return words
 }
-

@@ -56,9 +56,8 @@ func upgradeCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	var files []string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
+		if err := parseFlags(fs, rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
 				return exitOK
 			}
 			return fail(err)

@@ -104,8 +104,15 @@ func Read(data []byte) (*Input, error) {
 	// Keys written twice are found here, where the lines are the input's:
 	// the items and the function config are re-encoded before they are
 	// read again.
-	if err := duplicateKey(rl.YNode()); err != nil {
-		return nil, fmt.Errorf("ResourceList, %w", err)
+	if items := rl.Field("items"); items != nil && items.Value.YNode().Kind == yaml.SequenceNode {
+		for i, it := range items.Value.YNode().Content {
+			if k, first := duplicateKey(it); k != nil {
+				return nil, &ItemError{Item: i + 1, Line: it.Line, Msg: fmt.Sprintf("duplicate key %q at line %d (first at line %d)", k.Value, k.Line, first.Line)}
+			}
+		}
+	}
+	if k, first := duplicateKey(rl.YNode()); k != nil {
+		return nil, fmt.Errorf("ResourceList, line %d: duplicate key %q (first at line %d)", k.Line, k.Value, first.Line)
 	}
 	in := &Input{}
 	if items := rl.Field("items"); items != nil && !isNull(items.Value) {
@@ -169,25 +176,25 @@ func Config(fc *yaml.RNode) (*transforms.Config, error) {
 	}
 }
 
-// duplicateKey finds a key written twice in a mapping under n, with the
-// lines of both in the ResourceList.
-func duplicateKey(n *yaml.Node) error {
+// duplicateKey finds a key written twice in a mapping under n, and the
+// first of the two.
+func duplicateKey(n *yaml.Node) (key, first *yaml.Node) {
 	if n.Kind == yaml.MappingNode {
-		first := map[string]int{}
+		seen := map[string]*yaml.Node{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
-			if line, dup := first[k.Value]; dup {
-				return fmt.Errorf("line %d: duplicate key %q (first at line %d)", k.Line, k.Value, line)
+			if f, dup := seen[k.Value]; dup {
+				return k, f
 			}
-			first[k.Value] = k.Line
+			seen[k.Value] = k
 		}
 	}
 	for _, c := range n.Content {
-		if err := duplicateKey(c); err != nil {
-			return err
+		if k, f := duplicateKey(c); k != nil {
+			return k, f
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // ItemError locates a problem in one item of the ResourceList.

@@ -470,15 +470,26 @@ func checkObject(obj *yaml.Node) error {
 		if v == nil || v.Kind != yaml.ScalarNode || v.Value == "" {
 			return &InputError{Line: obj.Line, Msg: fmt.Sprintf("object has no %s", f)}
 		}
+		if err := checkString(f, v); err != nil {
+			return err
+		}
 	}
 	metaKey, meta := field(obj, "metadata")
 	if meta == nil || meta.Kind != yaml.MappingNode {
 		return &InputError{Line: obj.Line, Msg: "object has no metadata"}
 	}
+	if _, ns := field(meta, "namespace"); ns != nil {
+		if err := checkString("metadata.namespace", ns); err != nil {
+			return err
+		}
+	}
 	nameKey, name := field(meta, "name")
+	if name != nil && name.Kind != yaml.ScalarNode {
+		return checkString("metadata.name", name)
+	}
 	if name == nil || name.Value == "" {
 		if _, gen := field(meta, "generateName"); gen != nil && gen.Kind == yaml.ScalarNode && gen.Value != "" {
-			return nil
+			return checkString("metadata.generateName", gen)
 		}
 	}
 	if name == nil || name.Kind != yaml.ScalarNode || name.Value == "" {
@@ -488,7 +499,28 @@ func checkObject(obj *yaml.Node) error {
 		}
 		return &InputError{Line: line, Msg: "object has no metadata.name"}
 	}
-	return nil
+	return checkString("metadata.name", name)
+}
+
+// checkString refuses an identifying field that YAML reads as something
+// other than a string (`name: 123`, `name: ~`, `namespace: true`): the API
+// server refuses the object, or reads another name than the one checked
+// here.
+func checkString(field string, v *yaml.Node) error {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		return nil
+	}
+	what := map[string]string{
+		"!!null": "null", "!!int": "an integer", "!!float": "a float", "!!bool": "a boolean",
+		"!!timestamp": "a timestamp", "!!binary": "binary data",
+	}[v.ShortTag()]
+	switch {
+	case v.Kind != yaml.ScalarNode:
+		what = "a " + kindName(v)
+	case what == "":
+		what = "tagged " + v.ShortTag()
+	}
+	return &InputError{Line: v.Line, Msg: fmt.Sprintf("%s is %s, not a string: quote it, or give a string", field, what)}
 }
 
 // checkNode refuses what Kubernetes would treat ambiguously: duplicate keys,
@@ -601,7 +633,12 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 	if !found {
 		group = "" // the core group: "v1"
 	}
-	key := group + "\x00" + n.GetKind() + "\x00" + n.GetNamespace() + "\x00" + name
+	namespace := n.GetNamespace()
+	clusterScoped := ClusterScoped(group, n.GetKind())
+	if clusterScoped {
+		namespace = "" // the API server ignores it
+	}
+	key := group + "\x00" + n.GetKind() + "\x00" + namespace + "\x00" + name
 	first, dup := ids[key]
 	if !dup {
 		ids[key] = identityAt{doc, c}
@@ -615,8 +652,10 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 		where = "the same List"
 	}
 	what := n.GetKind() + " " + name
-	if ns := n.GetNamespace(); ns != "" {
-		what += " in namespace " + ns
+	if clusterScoped {
+		what += " (cluster-scoped: metadata.namespace does not set it apart)"
+	} else if namespace != "" {
+		what += " in namespace " + namespace
 	}
 	line := 0
 	if y := n.YNode(); y != nil {
@@ -682,3 +721,43 @@ func expandAliases(root *yaml.Node) error {
 	}
 	return walk(root, 0)
 }
+
+// clusterScoped are the built-in kinds without a namespace, by API group
+// ("" is the core group); for them the API server ignores
+// metadata.namespace, so two objects that differ only there are one.
+var clusterScoped = map[string]bool{
+	"\x00Namespace": true, "\x00Node": true, "\x00PersistentVolume": true, "\x00ComponentStatus": true,
+	"rbac.authorization.k8s.io\x00ClusterRole":                         true,
+	"rbac.authorization.k8s.io\x00ClusterRoleBinding":                  true,
+	"storage.k8s.io\x00StorageClass":                                   true,
+	"storage.k8s.io\x00CSIDriver":                                      true,
+	"storage.k8s.io\x00CSINode":                                        true,
+	"storage.k8s.io\x00VolumeAttachment":                               true,
+	"storage.k8s.io\x00VolumeAttributesClass":                          true,
+	"apiextensions.k8s.io\x00CustomResourceDefinition":                 true,
+	"apiregistration.k8s.io\x00APIService":                             true,
+	"admissionregistration.k8s.io\x00MutatingWebhookConfiguration":     true,
+	"admissionregistration.k8s.io\x00ValidatingWebhookConfiguration":   true,
+	"admissionregistration.k8s.io\x00ValidatingAdmissionPolicy":        true,
+	"admissionregistration.k8s.io\x00ValidatingAdmissionPolicyBinding": true,
+	"admissionregistration.k8s.io\x00MutatingAdmissionPolicy":          true,
+	"admissionregistration.k8s.io\x00MutatingAdmissionPolicyBinding":   true,
+	"scheduling.k8s.io\x00PriorityClass":                               true,
+	"node.k8s.io\x00RuntimeClass":                                      true,
+	"networking.k8s.io\x00IngressClass":                                true,
+	"networking.k8s.io\x00IPAddress":                                   true,
+	"networking.k8s.io\x00ServiceCIDR":                                 true,
+	"certificates.k8s.io\x00CertificateSigningRequest":                 true,
+	"certificates.k8s.io\x00ClusterTrustBundle":                        true,
+	"flowcontrol.apiserver.k8s.io\x00FlowSchema":                       true,
+	"flowcontrol.apiserver.k8s.io\x00PriorityLevelConfiguration":       true,
+	"resource.k8s.io\x00DeviceClass":                                   true,
+	"resource.k8s.io\x00ResourceSlice":                                 true,
+	"storagemigration.k8s.io\x00StorageVersionMigration":               true,
+	"internal.apiserver.k8s.io\x00StorageVersion":                      true,
+	"policy\x00PodSecurityPolicy":                                      true,
+}
+
+// ClusterScoped reports whether kind, in the API group, is one of
+// Kubernetes' built-in cluster-scoped kinds.
+func ClusterScoped(group, kind string) bool { return clusterScoped[group+"\x00"+kind] }
