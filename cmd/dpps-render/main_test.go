@@ -19,6 +19,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"dpps-render": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"dpps-gen":    func() { os.Exit(gen(os.Args[1:])) },
+		"dpps-maxrss": func() { os.Exit(maxRSS(os.Args[1:])) },
 	})
 }
 

@@ -72,11 +72,10 @@ type Reader struct {
 	Dropped int
 }
 
-// The default caps on the input. Peak memory grows with the stream, about
-// 20 KB per object of the benchmark's stream with every transform on (2.0 GB
-// at 100,000 objects, docs/bench.md; about 40 bytes per input byte), so the
-// defaults bound it at 2 to 3 GB; Helm's own limit, a release stored in one
-// Secret of 1 MiB compressed, keeps real renders far below either cap.
+// The default caps on the input. Peak memory stays under 50 bytes per
+// input byte plus 256 MiB (the node budget, budget.go), so the defaults
+// bound it at 3.5 GB; Helm's own limit, a release stored in one Secret of
+// 1 MiB compressed, keeps real renders far below either cap.
 const (
 	DefaultMaxBytes   = 64 << 20
 	DefaultMaxObjects = 100_000
@@ -139,11 +138,17 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 	}
 	docIndex := 0
 	chunks := splitDocuments(data)
+	budget := newNodeBudget(len(data))
 	// Chunks are parsed in parallel, a batch at a time; numbering, the first
-	// error in stream order and the caps are settled here in order, and the
-	// batch bounds the parsing done past a cap.
-	for start := 0; start < len(chunks); start += parseBatch {
-		batch := chunks[start:min(start+parseBatch, len(chunks))]
+	// error in stream order, the caps and the node budget are settled here
+	// in order, and the batch bounds the parsing done past a cap.
+	for start := 0; start < len(chunks); {
+		end := batchEnd(chunks, start)
+		batch := chunks[start:end]
+		start = end
+		if err := budget.admit(batch[0], docIndex+1); len(batch) == 1 && err != nil {
+			return nil, err
+		}
 		parsed := make([][]parsedDoc, len(batch))
 		parallel(len(batch), func(i int) { parsed[i] = batch[i].parse() })
 		for i, c := range batch {
@@ -154,6 +159,14 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 				}
 				if d.yamlErr != nil {
 					return nil, c.yamlError(docIndex, d.yamlErr)
+				}
+				if d.err == nil {
+					d.err = budget.spend(d)
+				}
+				if d.err == nil && d.aliased {
+					// Expanded here, one document at a time, once the
+					// budget has room for every copy.
+					d.objects, d.err = objects(d.doc)
 				}
 				if d.err != nil {
 					var ie *InputError
@@ -186,15 +199,33 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 	return out, nil
 }
 
-// parseBatch is the number of chunks parsed in parallel before their
-// documents are counted against the caps.
-const parseBatch = 1024
+// A batch of chunks parsed in parallel holds at most parseBatch chunks and,
+// unless it is a single chunk, batchBytes bytes: what is parsed past the
+// node budget stays small.
+const (
+	parseBatch = 1024
+	batchBytes = 1 << 20
+)
+
+// batchEnd is where the batch that starts at chunks[start] ends.
+func batchEnd(chunks []chunk, start int) int {
+	end, size := start+1, len(chunks[start].text)
+	for end < len(chunks) && end-start < parseBatch && size+len(chunks[end].text) <= batchBytes {
+		size += len(chunks[end].text)
+		end++
+	}
+	return end
+}
 
 // parsedDoc is one document of a chunk: its objects, or why it has none.
 type parsedDoc struct {
-	objects []*yaml.RNode
-	yamlErr error // the parser's error: the chunk ends here
-	err     error // the document parsed but is not acceptable
+	doc       *yaml.Node
+	nodes     int64 // YAML nodes, aliases counted as the copies they expand to
+	aliased   bool  // objects is left to Read, which expands the aliases
+	aliasLine int   // the first alias's line in the chunk
+	objects   []*yaml.RNode
+	yamlErr   error // the parser's error: the chunk ends here
+	err       error // the document parsed but is not acceptable
 }
 
 // parse decodes the documents of one chunk (normally one) and checks each;
@@ -202,8 +233,7 @@ type parsedDoc struct {
 // the common shape; yaml.v3 everything else.
 func (c chunk) parse() []parsedDoc {
 	if doc, ok := fastParse(c.text); ok {
-		nodes, err := objects(doc)
-		return []parsedDoc{{objects: nodes, err: err}}
+		return []parsedDoc{inspect(doc)}
 	}
 	var docs []parsedDoc
 	dec := yaml.NewDecoder(bytes.NewReader(c.text))
@@ -216,12 +246,34 @@ func (c chunk) parse() []parsedDoc {
 		if err != nil {
 			return append(docs, parsedDoc{yamlErr: err})
 		}
-		nodes, err := objects(&doc)
-		docs = append(docs, parsedDoc{objects: nodes, err: err})
-		if err != nil {
+		d := inspect(&doc)
+		docs = append(docs, d)
+		if d.err != nil {
 			return docs
 		}
 	}
+}
+
+// inspect checks a decoded document and counts its nodes; unless it has
+// aliases, it also takes its objects (objects), in the parallel part of
+// the read.
+func inspect(doc *yaml.Node) parsedDoc {
+	d := parsedDoc{doc: doc}
+	if len(doc.Content) == 0 {
+		return d
+	}
+	root := doc.Content[0]
+	var count nodeCount
+	if d.err = checkNode(root, 0, &count); d.err != nil {
+		return d
+	}
+	d.nodes, d.aliased, d.aliasLine = count.nodes, count.aliases, count.aliasLine
+	if d.aliased {
+		d.nodes, d.err = expandedSize(root)
+		return d
+	}
+	d.objects, d.err = objects(doc)
+	return d
 }
 
 // inputBytes reads up to n bytes of in. A *bytes.Buffer (a caller that has
@@ -378,9 +430,6 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 		return nil, nil
 	}
-	if err := checkNode(root, 0); err != nil {
-		return nil, err
-	}
 	if err := expandAliases(root); err != nil {
 		return nil, err
 	}
@@ -523,9 +572,20 @@ func checkString(field string, v *yaml.Node) error {
 	return &InputError{Line: v.Line, Msg: fmt.Sprintf("%s is %s, not a string: quote it, or give a string", field, what)}
 }
 
+// nodeCount is what checkNode saw.
+type nodeCount struct {
+	nodes     int64
+	aliases   bool
+	aliasLine int // the first alias's
+}
+
 // checkNode refuses what Kubernetes would treat ambiguously: duplicate keys,
-// and non-scalar keys.
-func checkNode(n *yaml.Node, depth int) error {
+// and non-scalar keys; it counts the nodes.
+func checkNode(n *yaml.Node, depth int, count *nodeCount) error {
+	count.nodes++
+	if n.Kind == yaml.AliasNode && !count.aliases {
+		count.aliases, count.aliasLine = true, n.Line
+	}
 	if depth > maxDepth {
 		return &InputError{Line: n.Line, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
 	}
@@ -543,13 +603,14 @@ func checkNode(n *yaml.Node, depth int) error {
 			if first := earlierKey(n, i, seen); first != nil {
 				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q", k.Value), FirstLine: first.Line}
 			}
-			if err := checkNode(n.Content[i+1], depth+1); err != nil {
+			count.nodes++ // the key
+			if err := checkNode(n.Content[i+1], depth+1, count); err != nil {
 				return err
 			}
 		}
 	case yaml.SequenceNode:
 		for _, c := range n.Content {
-			if err := checkNode(c, depth+1); err != nil {
+			if err := checkNode(c, depth+1, count); err != nil {
 				return err
 			}
 		}
@@ -664,17 +725,15 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 	return &InputError{Doc: doc, Source: c.source(), Line: line, Msg: fmt.Sprintf("%s is defined twice, first in %s", what, where)}
 }
 
-// maxAliasNodes caps the nodes alias expansion may create in one document:
-// a "billion laughs" document is refused instead of exploding.
-const maxAliasNodes = 100_000
-
 // expandAliases replaces every alias by a copy of what it names and drops
 // the anchors, so that a transform changing one place (provenance adding a
 // label to an anchored metadata.labels) never changes another through an
 // alias (the same labels as a Deployment's selector). Kubernetes expands
 // aliases when it decodes, so what it sees is unchanged.
+//
+// The copies were counted (expandedSize) and admitted by the stream's node
+// budget before this runs.
 func expandAliases(root *yaml.Node) error {
-	budget := maxAliasNodes
 	var walk func(n *yaml.Node, depth int) error
 	var clone func(n *yaml.Node, depth int) (*yaml.Node, error)
 	clone = func(n *yaml.Node, depth int) (*yaml.Node, error) {
@@ -683,9 +742,6 @@ func expandAliases(root *yaml.Node) error {
 		}
 		for n.Kind == yaml.AliasNode && n.Alias != nil {
 			n = n.Alias
-		}
-		if budget--; budget < 0 {
-			return nil, &InputError{Line: n.Line, Msg: fmt.Sprintf("aliases expand to more than %d nodes", maxAliasNodes)}
 		}
 		c := *n
 		c.Anchor = ""
