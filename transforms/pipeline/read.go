@@ -324,7 +324,7 @@ func (c chunk) locate(msg string) int {
 	} else if strings.Contains(msg, "UTF-8") || strings.Contains(msg, "control characters") {
 		for i := 0; i < len(c.text); {
 			r, size := utf8.DecodeRune(c.text[i:])
-			if r == utf8.RuneError && size <= 1 {
+			if r == utf8.RuneError && size <= 1 || !allowedRune(r) {
 				at = i
 				break
 			}
@@ -335,6 +335,15 @@ func (c chunk) locate(msg string) int {
 		return 0
 	}
 	return bytes.Count(c.text[:at], []byte("\n")) + 1
+}
+
+// allowedRune is what yaml.v3 reads without "control characters are not
+// allowed" (a byte-order mark is read inside a document too).
+func allowedRune(r rune) bool {
+	if r < 0x80 {
+		return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r < 0x7f
+	}
+	return r == 0xfeff || printable(r)
 }
 
 var unknownAnchor = regexp.MustCompile(`unknown anchor '(.*)' referenced`)
@@ -532,6 +541,11 @@ func checkObject(obj *yaml.Node) error {
 			return err
 		}
 	}
+	for _, f := range []string{"labels", "annotations"} {
+		if err := checkStringMap("metadata."+f, fieldValue(meta, f)); err != nil {
+			return err
+		}
+	}
 	nameKey, name := field(meta, "name")
 	if name != nil && name.Kind != yaml.ScalarNode {
 		return checkString("metadata.name", name)
@@ -549,6 +563,29 @@ func checkObject(obj *yaml.Node) error {
 		return &InputError{Line: line, Msg: "object has no metadata.name"}
 	}
 	return checkString("metadata.name", name)
+}
+
+// checkStringMap refuses labels or annotations that are not a mapping of
+// strings: Kubernetes refuses the object (`app: 1`, `enabled: true`).
+// A null map or value reads as empty.
+func checkStringMap(field string, m *yaml.Node) error {
+	if m == nil || m.Kind == yaml.ScalarNode && m.ShortTag() == "!!null" {
+		return nil
+	}
+	if m.Kind != yaml.MappingNode {
+		return &InputError{Line: m.Line, Msg: fmt.Sprintf("%s is a %s, not a mapping", field, kindName(m))}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].ShortTag() == "!!merge" {
+			continue // merged entries are not this map's to check
+		}
+		if v := m.Content[i+1]; !(v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null") {
+			if err := checkString(field+"."+m.Content[i].Value, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // checkString refuses an identifying field that YAML reads as something
@@ -601,7 +638,11 @@ func checkNode(n *yaml.Node, depth int, count *nodeCount) error {
 				return &InputError{Line: k.Line, Msg: "mapping key is not a scalar"}
 			}
 			if first := earlierKey(n, i, seen); first != nil {
-				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q", k.Value), FirstLine: first.Line}
+				msg := fmt.Sprintf("duplicate key %q", k.Value)
+				if first.Value != k.Value {
+					msg += fmt.Sprintf(" (to Kubernetes the same key as %q)", first.Value)
+				}
+				return &InputError{Line: k.Line, Msg: msg, FirstLine: first.Line}
 			}
 			count.nodes++ // the key
 			if err := checkNode(n.Content[i+1], depth+1, count); err != nil {
@@ -622,22 +663,57 @@ func checkNode(n *yaml.Node, depth int, count *nodeCount) error {
 // cheaper than a map.
 const smallMapping = 16
 
-// earlierKey returns the key before position i that equals the key at i.
+// earlierKey returns the key before position i that Kubernetes reads as
+// the key at i (jsonKey).
 func earlierKey(m *yaml.Node, i int, seen map[string]*yaml.Node) *yaml.Node {
-	k := m.Content[i]
+	k := jsonKey(m.Content[i])
 	if seen != nil {
-		if first, ok := seen[k.Value]; ok {
+		if first, ok := seen[k]; ok {
 			return first
 		}
-		seen[k.Value] = k
+		seen[k] = m.Content[i]
 		return nil
 	}
 	for j := 0; j < i; j += 2 {
-		if m.Content[j].Value == k.Value {
+		if jsonKey(m.Content[j]) == k {
 			return m.Content[j]
 		}
 	}
 	return nil
+}
+
+// jsonKey is the key Kubernetes sees for a mapping key: it reads YAML as
+// YAML 1.1 (sigs.k8s.io/yaml) and turns keys into JSON strings, so `~` and
+// `null`, `yes` and `true`, `0x1` and `1` are the same key there, and one
+// of two values would be lost silently.
+func jsonKey(k *yaml.Node) string {
+	v := k.Value
+	if k.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 || v == "" {
+		return v
+	}
+	switch c := v[0]; {
+	case c >= '0' && c <= '9', c == '-', c == '+', c == '.':
+	case strings.ContainsRune("~nNyYoOtTfF", rune(c)):
+		switch v {
+		case "~", "null", "Null", "NULL":
+			return "null"
+		case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE":
+			return "true"
+		case "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE":
+			return "false"
+		}
+		return v
+	default:
+		return v
+	}
+	plain := strings.ReplaceAll(v, "_", "")
+	if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
+		return strconv.FormatInt(i, 10)
+	}
+	if f, err := strconv.ParseFloat(plain, 64); err == nil && !strings.ContainsAny(plain, "xXpP") {
+		return strconv.FormatFloat(f, 'g', -1, 32)
+	}
+	return v
 }
 
 // maxDepth bounds nesting so that a hostile document cannot exhaust the stack.
