@@ -19,6 +19,8 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 )
 
 // Problem is one lint finding: where in which file, the JSON pointer into
@@ -69,7 +71,7 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 	var problems []Problem
 	merged := map[string]any{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := boundedfile.Read(f, 0)
 		if err != nil {
 			return nil, &LintError{err}
 		}

@@ -71,7 +71,7 @@ func LoadConfig(name string, data []byte) (*Config, error) {
 	}
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %s", name, oneLine(err))
 	}
 	if string(js) == "null" {
 		js = []byte("{}") // an empty file: the defaults
@@ -86,4 +86,18 @@ func LoadConfig(name string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &cfg, nil
+}
+
+// oneLine is a YAML error on one line: the parser lists the problems of a
+// document (a key written twice) on lines of their own, under a header.
+func oneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		l = strings.TrimPrefix(l, "error converting YAML to JSON: ")
+		if l = strings.TrimSuffix(strings.TrimPrefix(l, "yaml: "), "unmarshal errors:"); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -17,8 +17,8 @@ func TestLoadConfig(t *testing.T) {
 		"unknown key":       {in: "extra: 1\n", wantErr: "c.yaml: /: additional properties 'extra' not allowed"},
 		"unknown transform": {in: "transforms: [nope]\n", wantErr: "c.yaml: /transforms/0: value must be one of 'provenance'"},
 		"bad chart":         {in: "provenance: {chart: dpps}\n", wantErr: "c.yaml: /provenance/chart: 'dpps' does not match pattern"},
-		"not yaml":          {in: "a: [\n", wantErr: "c.yaml: yaml: line 1"},
-		"key twice":         {in: "provenance: {partOf: a}\nprovenance: {partOf: b}\n", wantErr: "c.yaml: yaml: unmarshal errors"},
+		"not yaml":          {in: "a: [\n", wantErr: "c.yaml: line 1: did not find expected node content"},
+		"key twice":         {in: "provenance: {partOf: a}\nprovenance: {partOf: b}\n", wantErr: "c.yaml: line 2: key \"provenance\" already set in map"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

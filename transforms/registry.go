@@ -4,6 +4,7 @@ package transforms
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -98,6 +99,9 @@ func Steps(cfg *Config) ([]pipeline.Step, error) {
 	if len(names) == 0 {
 		names = Names()
 	}
+	if p := cfg.Provenance.PartOf; p != "" && !validLabelValue.MatchString(p) {
+		return nil, fmt.Errorf("provenance.partOf (--part-of) %q is not a label value Kubernetes accepts: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", p)
+	}
 	steps := make([]pipeline.Step, 0, len(names))
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -113,6 +117,10 @@ func Steps(cfg *Config) ([]pipeline.Step, error) {
 	}
 	return steps, nil
 }
+
+// validLabelValue is Kubernetes' syntax of a label value (at most 63
+// characters).
+var validLabelValue = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
 
 func lookup(name string) (Registration, bool) {
 	for _, r := range registry {

@@ -100,14 +100,28 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 		fs.Usage()
 		return o, errHelp
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return o, errHelp // the flag package printed the usage
+			return o, errHelp // parseFlags printed the usage
 		}
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (the manifests are read from stdin)", fs.Arg(0))
+	}
+	// Limits take 0 for the default: a cap given as 0, or as a negative
+	// number other than -1, is a mistake, not a request for the default.
+	var capErr error
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "max-objects" && f.Name != "max-input-bytes" || capErr != nil {
+			return
+		}
+		if n := asInt64(f.Value.(flag.Getter).Get()); n == 0 || n < -1 {
+			capErr = fmt.Errorf("--%s %s: want a positive number, or -1 for no cap", f.Name, f.Value)
+		}
+	})
+	if capErr != nil {
+		return o, capErr
 	}
 	if list != "" {
 		for _, name := range strings.Split(list, ",") {
@@ -117,4 +131,12 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// asInt64 is the value of an int or int64 flag.
+func asInt64(v any) int64 {
+	if n, ok := v.(int); ok {
+		return int64(n)
+	}
+	return v.(int64)
 }

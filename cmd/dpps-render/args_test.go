@@ -22,6 +22,12 @@ func TestParseArgs(t *testing.T) {
 		"stray argument":    {args: []string{"in.yaml"}, wantErr: `unexpected argument "in.yaml" (the manifests are read from stdin)`},
 		"unknown flag":      {args: []string{"--nope"}, wantErr: "flag provided but not defined: -nope"},
 		"missing value":     {args: []string{"--config"}, wantErr: "flag needs an argument: -config"},
+		"no caps":           {args: []string{"--max-objects", "-1", "--max-input-bytes=-1"}, want: options{maxObjects: -1, maxBytes: -1}},
+		"caps":              {args: []string{"--max-objects", "7", "--max-input-bytes=1000"}, want: options{maxObjects: 7, maxBytes: 1000}},
+		"zero objects":      {args: []string{"--max-objects", "0"}, wantErr: "--max-objects 0: want a positive number, or -1 for no cap"},
+		"negative objects":  {args: []string{"--max-objects", "-7"}, wantErr: "--max-objects -7: want a positive number, or -1 for no cap"},
+		"zero bytes":        {args: []string{"--max-input-bytes", "0"}, wantErr: "--max-input-bytes 0: want a positive number, or -1 for no cap"},
+		"negative bytes":    {args: []string{"--max-input-bytes=-2"}, wantErr: "--max-input-bytes -2: want a positive number, or -1 for no cap"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
@@ -75,7 +75,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("--output %q: want one of %s", *output, strings.Join(externals.CheckFormats, ", "))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "dpps-render check: %v\nRun 'dpps-render check --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "dpps-render check: %v (run 'dpps-render check --help' for usage)\n", err)
 		return exitUsage
 	}
 	nodes, err := readStream(file, stdin)
@@ -102,20 +102,14 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // parseWithFile parses flags that may come before or after one optional
 // FILE argument.
 func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-		}
+	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
 	if fs.NArg() == 0 {
 		return "", nil
 	}
 	file := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-		}
+	if err := parseFlags(fs, fs.Args()[1:]); err != nil {
 		return "", err
 	}
 	if fs.NArg() > 0 {
@@ -131,12 +125,11 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 func readStream(file string, stdin io.Reader) ([]*yaml.RNode, error) {
 	in := stdin
 	if file != "" && file != "-" {
-		f, err := os.Open(file)
+		data, err := boundedfile.Read(file, 0)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		in = f
+		in = bytes.NewBuffer(data)
 	}
 	// Up to one byte past the reader's cap, which it then refuses.
 	data, err := io.ReadAll(io.LimitReader(in, pipeline.Limits{}.ReadBytes()))

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -57,4 +59,18 @@ func listTransforms(stdout io.Writer) {
 
 func printVersion(stdout io.Writer) {
 	fmt.Fprintf(stdout, "dpps-render %s\n", version.Version)
+}
+
+// parseFlags parses args with fs and prints fs's usage only when help was
+// asked for: the flag package prints it on every error too, on stdout
+// here, where a failed run must write nothing.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		usage()
+	}
+	return err
 }

@@ -51,11 +51,11 @@ func explain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "dpps-render explain: %v\nRun 'dpps-render explain --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "dpps-render explain: %v (run 'dpps-render explain --help' for usage)\n", err)
 		return exitUsage
 	}
 	if fs.NArg() > 0 {

@@ -59,11 +59,15 @@ func runFunction(opts options, data []byte, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render: %v\n", err)
 		return exitUsage
 	}
-	stats, err := krm.Run(in, stdout, steps, opts.limits())
+	var out bytes.Buffer
+	stats, err := krm.Run(in, &out, steps, opts.limits())
 	if err != nil {
 		learnCredentials(in.Items, cfg.Catalog)
 	}
-	return finish(stats, err, opts, stderr)
+	return finish(stats, err, opts, stderr, func() error {
+		_, err := stdout.Write(out.Bytes())
+		return err
+	})
 }
 
 // overrideConfig lets the flags override a config file or a KRM functionConfig.

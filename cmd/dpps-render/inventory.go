@@ -45,7 +45,7 @@ func inventory(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = fmt.Errorf("--output %q: want one of %s", *output, strings.Join(externals.InventoryFormats, ", "))
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "dpps-render inventory: %v\nRun 'dpps-render inventory --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "dpps-render inventory: %v (run 'dpps-render inventory --help' for usage)\n", err)
 		return exitUsage
 	}
 	nodes, err := readStream(file, stdin)

@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"dpps-render": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 		"dpps-gen":    func() { os.Exit(gen(os.Args[1:])) },
+		"dpps-maxrss": func() { os.Exit(maxRSS(os.Args[1:])) },
 	})
 }
 
@@ -45,20 +46,25 @@ func TestScripts(t *testing.T) {
 //
 //	dpps-gen objects N    a stream of N ConfigMaps, one document each
 //	dpps-gen scalar N     one ConfigMap whose data value is N bytes long
+//	dpps-gen annotation N one ConfigMap with an annotation "big" N bytes long
 //	dpps-gen bytes TEXT   TEXT with Go escapes (\xe9, \r, \n) decoded
 func gen(args []string) int {
 	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|bytes ARG")
+		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|annotation|bytes ARG")
 		return 2
 	}
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	switch args[0] {
-	case "objects", "scalar":
+	case "objects", "scalar", "annotation":
 		n, err := strconv.Atoi(args[1])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
+		}
+		if args[0] == "annotation" {
+			fmt.Fprintf(w, "# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: annotated\n  annotations:\n    big: %s\n", strings.Repeat("x", n))
+			return 0
 		}
 		if args[0] == "scalar" {
 			fmt.Fprintf(w, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: huge\ndata:\n  big: %s\n", strings.Repeat("x", n))
@@ -75,7 +81,7 @@ func gen(args []string) int {
 		}
 		w.WriteString(text)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|bytes ARG")
+		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|annotation|bytes ARG")
 		return 2
 	}
 	return 0

@@ -112,33 +112,6 @@ func firstOr(args []string) string {
 	return args[0]
 }
 
-// scriptWords splits a script line as testscript does for these scripts:
-// at spaces, with single-quoted words kept whole.
-func scriptWords(line string) []string {
-	var words []string
-	var cur strings.Builder
-	quoted, inWord := false, false
-	for _, r := range line {
-		switch {
-		case r == '\'':
-			quoted, inWord = !quoted, true
-		case r == ' ' && !quoted:
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
-}
-
 // runSelf runs dpps-render or dpps-gen in a new process of the test binary.
 func runSelf(t *testing.T, dir, stdin, command string, args []string) (stdout, stderr []byte) {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"github.com/ctao/dpps-deploy/internal/redact"
 	"github.com/ctao/dpps-deploy/transforms/credentials"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
+	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/plaintext"
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
@@ -54,16 +55,26 @@ func secretLike(v string) bool {
 }
 
 // learnFromInput is learnCredentials for an input the pipeline refused:
-// each document that parses on its own is looked at, so that a message
-// about a broken document does not print a value the others hold.
+// the Secrets and the catalog ConfigMap among the documents that parse on
+// their own are looked at, so that a message about a broken document does
+// not print a value they hold. Each is read by the pipeline's own reader,
+// alone, so its caps and node budget hold here too; the rest of the input,
+// which holds no value to learn, is not parsed again.
 func learnFromInput(data []byte, catalogFile string) {
 	var nodes []*yaml.RNode
 	for _, doc := range splitDocuments(data) {
-		n, err := yaml.Parse(doc)
-		if err != nil || n.YNode().Kind != yaml.MappingNode {
+		if !strings.Contains(doc, "Secret") && !strings.Contains(doc, release.CatalogLabel) {
 			continue
 		}
-		nodes = append(nodes, n)
+		objs, err := (&pipeline.Reader{Input: strings.NewReader(doc)}).Read()
+		if err != nil {
+			continue
+		}
+		for _, n := range objs {
+			if k := manifest.Kind(n); k == "Secret" || n.GetLabels()[release.CatalogLabel] == "true" {
+				nodes = append(nodes, n)
+			}
+		}
 	}
 	learnCredentials(nodes, catalogFile)
 }

@@ -49,16 +49,15 @@ func upgradeCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "dpps-render upgrade-check: %v\nRun 'dpps-render upgrade-check --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "dpps-render upgrade-check: %v (run 'dpps-render upgrade-check --help' for usage)\n", err)
 		return exitUsage
 	}
 	// Flags may come before, between or after the two files.
 	var files []string
 	rest := args
 	for {
-		if err := fs.Parse(rest); err != nil {
+		if err := parseFlags(fs, rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
 				return exitOK
 			}
 			return fail(err)

@@ -101,6 +101,19 @@ func Read(data []byte) (*Input, error) {
 	if rl.YNode().Kind != yaml.MappingNode || rl.GetKind() != Kind {
 		return nil, errors.New("input is not a ResourceList")
 	}
+	// Keys written twice are found here, where the lines are the input's:
+	// the items and the function config are re-encoded before they are
+	// read again.
+	if items := rl.Field("items"); items != nil && items.Value.YNode().Kind == yaml.SequenceNode {
+		for i, it := range items.Value.YNode().Content {
+			if k, first := duplicateKey(it); k != nil {
+				return nil, &ItemError{Item: i + 1, Line: it.Line, Msg: fmt.Sprintf("duplicate key %q at line %d (first at line %d)", k.Value, k.Line, first.Line)}
+			}
+		}
+	}
+	if k, first := duplicateKey(rl.YNode()); k != nil {
+		return nil, fmt.Errorf("ResourceList, line %d: duplicate key %q (first at line %d)", k.Line, k.Value, first.Line)
+	}
 	in := &Input{}
 	if items := rl.Field("items"); items != nil && !isNull(items.Value) {
 		if items.Value.YNode().Kind != yaml.SequenceNode {
@@ -161,6 +174,27 @@ func Config(fc *yaml.RNode) (*transforms.Config, error) {
 		return nil, fmt.Errorf("%s: unsupported functionConfig %s %s: want a ConfigMap (the config under data.%s) or %s %s",
 			what, api, kind, ConfigMapKey, ConfigAPIVersion, ConfigKind)
 	}
+}
+
+// duplicateKey finds a key written twice in a mapping under n, and the
+// first of the two.
+func duplicateKey(n *yaml.Node) (key, first *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if f, dup := seen[k.Value]; dup {
+				return k, f
+			}
+			seen[k.Value] = k
+		}
+	}
+	for _, c := range n.Content {
+		if k, f := duplicateKey(c); k != nil {
+			return k, f
+		}
+	}
+	return nil, nil
 }
 
 // ItemError locates a problem in one item of the ResourceList.

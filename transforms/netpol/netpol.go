@@ -1004,9 +1004,11 @@ func overlaps(a, b []string) bool {
 }
 
 // check: every generated policy selects at least one pod template of the
-// stream.
+// stream. The policies that do not are named in one line, grouped by their
+// selector.
 func (g *generator) check() error {
-	var bad []string
+	var selectors []string
+	names := map[string][]string{}
 	for _, o := range g.out {
 		var sel Selector
 		switch s := o.Spec.(type) {
@@ -1023,13 +1025,21 @@ func (g *generator) check() error {
 			}
 		}
 		if !found {
-			bad = append(bad, fmt.Sprintf("NetworkPolicy %s: podSelector %s selects no pod template of the stream", o.Metadata.Name, sel))
+			key := sel.String()
+			if names[key] == nil {
+				selectors = append(selectors, key)
+			}
+			names[key] = append(names[key], o.Metadata.Name)
 		}
 	}
-	if len(bad) > 0 {
-		return fmt.Errorf("%s", strings.Join(bad, "\n"))
+	if len(selectors) == 0 {
+		return nil
 	}
-	return nil
+	var parts []string
+	for _, key := range selectors {
+		parts = append(parts, fmt.Sprintf("NetworkPolicy %s: podSelector %s selects no pod template of the stream", strings.Join(names[key], ", "), key))
+	}
+	return fmt.Errorf("%s; every policy must select a workload of the release: render the workloads the catalog's components declare, fix their selectors in the catalog, or run without netpol (--transforms without netpol)", strings.Join(parts, "; "))
 }
 
 // Matches evaluates the selector on labels.

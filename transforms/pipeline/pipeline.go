@@ -9,6 +9,8 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/transforms/manifest"
 )
 
 // Step is one named transform in a pipeline.
@@ -107,7 +109,34 @@ func Transform(in io.Reader, steps []Step, limits Limits) ([]*yaml.RNode, Stats,
 		stats.Steps = append(stats.Steps, st)
 	}
 	stats.Out = len(nodes)
+	for _, n := range nodes {
+		if err := checkAnnotationSize(n); err != nil {
+			return nil, stats, err
+		}
+	}
 	return nodes, stats, nil
+}
+
+// MaxAnnotationBytes is Kubernetes' limit on an object's annotations, keys
+// and values together (TotalAnnotationSizeLimitB).
+const MaxAnnotationBytes = 256 << 10
+
+// checkAnnotationSize refuses an object the API server would refuse for
+// its annotations' size; it runs after the transforms, which add their
+// own (provenance).
+func checkAnnotationSize(n *yaml.RNode) error {
+	a := manifest.Path(n.YNode(), "metadata", "annotations")
+	if a == nil || a.Kind != yaml.MappingNode {
+		return nil
+	}
+	total := 0
+	for _, c := range a.Content {
+		total += len(c.Value)
+	}
+	if total <= MaxAnnotationBytes {
+		return nil
+	}
+	return fmt.Errorf("%s: annotations take %d bytes (keys and values), over Kubernetes' limit of %d: the API server would refuse the object; move the large values into a ConfigMap", manifest.Describe(n), total, MaxAnnotationBytes)
 }
 
 // NoObjects is what Write emits for a stream without objects.
@@ -124,6 +153,17 @@ func Write(w io.Writer, nodes []*yaml.RNode) error {
 	}
 	return writeDocs(w, docs)
 }
+
+// Encoded is a stream encoded and not yet written, so that a caller can
+// finish everything else that may fail (dpps-render's --report) before
+// anything reaches its output.
+type Encoded [][]byte
+
+// Encode encodes the objects as Write does, without writing them.
+func Encode(nodes []*yaml.RNode) (Encoded, error) { return encode(nodes) }
+
+// WriteStream writes the stream.
+func (e Encoded) WriteStream(w io.Writer) error { return writeDocs(w, e) }
 
 // encode encodes each object into a document of its own, in parallel, with
 // the direct writer (emit.go) where it applies and yaml.v3 elsewhere. Each

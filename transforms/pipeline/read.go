@@ -26,6 +26,9 @@ type InputError struct {
 	Source string // the template from Helm's "# Source:" comment, if any
 	Line   int    // 1-based line in the whole stream, 0 if unknown
 	Msg    string
+	// FirstLine, when set, is the line of what Msg's problem repeats (the
+	// first of a key written twice), counted as Line is.
+	FirstLine int
 }
 
 func (e *InputError) Error() string {
@@ -39,6 +42,9 @@ func (e *InputError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
+	if e.FirstLine > 0 {
+		fmt.Fprintf(&b, " (first at line %d)", e.FirstLine)
+	}
 	return b.String()
 }
 
@@ -66,11 +72,10 @@ type Reader struct {
 	Dropped int
 }
 
-// The default caps on the input. Peak memory grows with the stream, about
-// 20 KB per object of the benchmark's stream with every transform on (2.0 GB
-// at 100,000 objects, docs/bench.md; about 40 bytes per input byte), so the
-// defaults bound it at 2 to 3 GB; Helm's own limit, a release stored in one
-// Secret of 1 MiB compressed, keeps real renders far below either cap.
+// The default caps on the input. Peak memory stays under 50 bytes per
+// input byte plus 256 MiB (the node budget, budget.go), so the defaults
+// bound it at 3.5 GB; Helm's own limit, a release stored in one Secret of
+// 1 MiB compressed, keeps real renders far below either cap.
 const (
 	DefaultMaxBytes   = 64 << 20
 	DefaultMaxObjects = 100_000
@@ -133,11 +138,17 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 	}
 	docIndex := 0
 	chunks := splitDocuments(data)
+	budget := newNodeBudget(len(data))
 	// Chunks are parsed in parallel, a batch at a time; numbering, the first
-	// error in stream order and the caps are settled here in order, and the
-	// batch bounds the parsing done past a cap.
-	for start := 0; start < len(chunks); start += parseBatch {
-		batch := chunks[start:min(start+parseBatch, len(chunks))]
+	// error in stream order, the caps and the node budget are settled here
+	// in order, and the batch bounds the parsing done past a cap.
+	for start := 0; start < len(chunks); {
+		end := batchEnd(chunks, start)
+		batch := chunks[start:end]
+		start = end
+		if err := budget.admit(batch[0], docIndex+1); len(batch) == 1 && err != nil {
+			return nil, err
+		}
 		parsed := make([][]parsedDoc, len(batch))
 		parallel(len(batch), func(i int) { parsed[i] = batch[i].parse() })
 		for i, c := range batch {
@@ -149,12 +160,23 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 				if d.yamlErr != nil {
 					return nil, c.yamlError(docIndex, d.yamlErr)
 				}
+				if d.err == nil {
+					d.err = budget.spend(d)
+				}
+				if d.err == nil && d.aliased {
+					// Expanded here, one document at a time, once the
+					// budget has room for every copy.
+					d.objects, d.err = objects(d.doc)
+				}
 				if d.err != nil {
 					var ie *InputError
 					if errors.As(d.err, &ie) {
 						ie.Doc, ie.Source = docIndex, c.source()
 						if ie.Line > 0 {
 							ie.Line += c.firstLine - 1
+						}
+						if ie.FirstLine > 0 {
+							ie.FirstLine += c.firstLine - 1
 						}
 					}
 					return nil, d.err
@@ -177,15 +199,33 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 	return out, nil
 }
 
-// parseBatch is the number of chunks parsed in parallel before their
-// documents are counted against the caps.
-const parseBatch = 1024
+// A batch of chunks parsed in parallel holds at most parseBatch chunks and,
+// unless it is a single chunk, batchBytes bytes: what is parsed past the
+// node budget stays small.
+const (
+	parseBatch = 1024
+	batchBytes = 1 << 20
+)
+
+// batchEnd is where the batch that starts at chunks[start] ends.
+func batchEnd(chunks []chunk, start int) int {
+	end, size := start+1, len(chunks[start].text)
+	for end < len(chunks) && end-start < parseBatch && size+len(chunks[end].text) <= batchBytes {
+		size += len(chunks[end].text)
+		end++
+	}
+	return end
+}
 
 // parsedDoc is one document of a chunk: its objects, or why it has none.
 type parsedDoc struct {
-	objects []*yaml.RNode
-	yamlErr error // the parser's error: the chunk ends here
-	err     error // the document parsed but is not acceptable
+	doc       *yaml.Node
+	nodes     int64 // YAML nodes, aliases counted as the copies they expand to
+	aliased   bool  // objects is left to Read, which expands the aliases
+	aliasLine int   // the first alias's line in the chunk
+	objects   []*yaml.RNode
+	yamlErr   error // the parser's error: the chunk ends here
+	err       error // the document parsed but is not acceptable
 }
 
 // parse decodes the documents of one chunk (normally one) and checks each;
@@ -194,8 +234,7 @@ type parsedDoc struct {
 func (c chunk) parse() []parsedDoc {
 	if FastParser {
 		if doc, ok := fastParse(c.text); ok {
-			nodes, err := objects(doc)
-			return []parsedDoc{{objects: nodes, err: err}}
+			return []parsedDoc{inspect(doc)}
 		}
 	}
 	var docs []parsedDoc
@@ -209,16 +248,37 @@ func (c chunk) parse() []parsedDoc {
 		if err != nil {
 			return append(docs, parsedDoc{yamlErr: err})
 		}
-		err = nonSpecificTag(c.text, &doc)
-		var nodes []*yaml.RNode
-		if err == nil {
-			nodes, err = objects(&doc)
+		if err := nonSpecificTag(c.text, &doc); err != nil {
+			return append(docs, parsedDoc{doc: &doc, err: err})
 		}
-		docs = append(docs, parsedDoc{objects: nodes, err: err})
-		if err != nil {
+		d := inspect(&doc)
+		docs = append(docs, d)
+		if d.err != nil {
 			return docs
 		}
 	}
+}
+
+// inspect checks a decoded document and counts its nodes; unless it has
+// aliases, it also takes its objects (objects), in the parallel part of
+// the read.
+func inspect(doc *yaml.Node) parsedDoc {
+	d := parsedDoc{doc: doc}
+	if len(doc.Content) == 0 {
+		return d
+	}
+	root := doc.Content[0]
+	var count nodeCount
+	if d.err = checkNode(root, 0, &count); d.err != nil {
+		return d
+	}
+	d.nodes, d.aliased, d.aliasLine = count.nodes, count.aliases, count.aliasLine
+	if d.aliased {
+		d.nodes, d.err = expandedSize(root)
+		return d
+	}
+	d.objects, d.err = objects(doc)
+	return d
 }
 
 // inputBytes reads up to n bytes of in. A *bytes.Buffer (a caller that has
@@ -269,7 +329,7 @@ func (c chunk) locate(msg string) int {
 	} else if strings.Contains(msg, "UTF-8") || strings.Contains(msg, "control characters") {
 		for i := 0; i < len(c.text); {
 			r, size := utf8.DecodeRune(c.text[i:])
-			if r == utf8.RuneError && size <= 1 {
+			if r == utf8.RuneError && size <= 1 || !allowedRune(r) {
 				at = i
 				break
 			}
@@ -280,6 +340,15 @@ func (c chunk) locate(msg string) int {
 		return 0
 	}
 	return bytes.Count(c.text[:at], []byte("\n")) + 1
+}
+
+// allowedRune is what yaml.v3 reads without "control characters are not
+// allowed" (a byte-order mark is read inside a document too).
+func allowedRune(r rune) bool {
+	if r < 0x80 {
+		return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r < 0x7f
+	}
+	return r == 0xfeff || printable(r)
 }
 
 var unknownAnchor = regexp.MustCompile(`unknown anchor '(.*)' referenced`)
@@ -374,9 +443,6 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	root := doc.Content[0]
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 		return nil, nil
-	}
-	if err := checkNode(root, 0); err != nil {
-		return nil, err
 	}
 	if err := expandAliases(root); err != nil {
 		return nil, err
@@ -478,15 +544,31 @@ func checkObject(obj *yaml.Node) error {
 		if v == nil || v.Kind != yaml.ScalarNode || v.Value == "" {
 			return &InputError{Line: obj.Line, Msg: fmt.Sprintf("object has no %s", f)}
 		}
+		if err := checkString(f, v); err != nil {
+			return err
+		}
 	}
 	metaKey, meta := field(obj, "metadata")
 	if meta == nil || meta.Kind != yaml.MappingNode {
 		return &InputError{Line: obj.Line, Msg: "object has no metadata"}
 	}
+	if _, ns := field(meta, "namespace"); ns != nil {
+		if err := checkString("metadata.namespace", ns); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"labels", "annotations"} {
+		if err := checkStringMap("metadata."+f, fieldValue(meta, f)); err != nil {
+			return err
+		}
+	}
 	nameKey, name := field(meta, "name")
+	if name != nil && name.Kind != yaml.ScalarNode {
+		return checkString("metadata.name", name)
+	}
 	if name == nil || name.Value == "" {
 		if _, gen := field(meta, "generateName"); gen != nil && gen.Kind == yaml.ScalarNode && gen.Value != "" {
-			return nil
+			return checkString("metadata.generateName", gen)
 		}
 	}
 	if name == nil || name.Kind != yaml.ScalarNode || name.Value == "" {
@@ -496,12 +578,68 @@ func checkObject(obj *yaml.Node) error {
 		}
 		return &InputError{Line: line, Msg: "object has no metadata.name"}
 	}
+	return checkString("metadata.name", name)
+}
+
+// checkStringMap refuses labels or annotations that are not a mapping of
+// strings: Kubernetes refuses the object (`app: 1`, `enabled: true`).
+// A null map or value reads as empty.
+func checkStringMap(field string, m *yaml.Node) error {
+	if m == nil || m.Kind == yaml.ScalarNode && m.ShortTag() == "!!null" {
+		return nil
+	}
+	if m.Kind != yaml.MappingNode {
+		return &InputError{Line: m.Line, Msg: fmt.Sprintf("%s is a %s, not a mapping", field, kindName(m))}
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].ShortTag() == "!!merge" {
+			continue // merged entries are not this map's to check
+		}
+		if v := m.Content[i+1]; !(v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null") {
+			if err := checkString(field+"."+m.Content[i].Value, v); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
+// checkString refuses an identifying field that YAML reads as something
+// other than a string (`name: 123`, `name: ~`, `namespace: true`): the API
+// server refuses the object, or reads another name than the one checked
+// here.
+func checkString(field string, v *yaml.Node) error {
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		return nil
+	}
+	what := map[string]string{
+		"!!null": "null", "!!int": "an integer", "!!float": "a float", "!!bool": "a boolean",
+		"!!timestamp": "a timestamp", "!!binary": "binary data",
+	}[v.ShortTag()]
+	switch {
+	case v.Kind != yaml.ScalarNode:
+		what = "a " + kindName(v)
+	case what == "":
+		what = "tagged " + v.ShortTag()
+	}
+	return &InputError{Line: v.Line, Msg: fmt.Sprintf("%s is %s, not a string: quote it, or give a string", field, what)}
+}
+
+// nodeCount is what checkNode saw.
+type nodeCount struct {
+	nodes     int64
+	aliases   bool
+	aliasLine int // the first alias's
+}
+
 // checkNode refuses what Kubernetes would treat ambiguously: duplicate keys,
-// non-scalar keys, and plain scalars it reads otherwise (yaml11.go).
-func checkNode(n *yaml.Node, depth int) error {
+// non-scalar keys, and plain scalars it reads otherwise (yaml11.go); it
+// counts the nodes.
+func checkNode(n *yaml.Node, depth int, count *nodeCount) error {
+	count.nodes++
+	if n.Kind == yaml.AliasNode && !count.aliases {
+		count.aliases, count.aliasLine = true, n.Line
+	}
 	if depth > maxDepth {
 		return &InputError{Line: n.Line, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
 	}
@@ -517,18 +655,23 @@ func checkNode(n *yaml.Node, depth int) error {
 				return &InputError{Line: k.Line, Msg: "mapping key is not a scalar"}
 			}
 			if first := earlierKey(n, i, seen); first != nil {
-				return &InputError{Line: k.Line, Msg: fmt.Sprintf("duplicate key %q (first at line %d)", k.Value, first.Line)}
+				msg := fmt.Sprintf("duplicate key %q", k.Value)
+				if first.Value != k.Value {
+					msg += fmt.Sprintf(" (to Kubernetes the same key as %q)", first.Value)
+				}
+				return &InputError{Line: k.Line, Msg: msg, FirstLine: first.Line}
 			}
 			if err := checkScalar(k, true); err != nil {
 				return err
 			}
-			if err := checkNode(n.Content[i+1], depth+1); err != nil {
+			count.nodes++ // the key
+			if err := checkNode(n.Content[i+1], depth+1, count); err != nil {
 				return err
 			}
 		}
 	case yaml.SequenceNode:
 		for _, c := range n.Content {
-			if err := checkNode(c, depth+1); err != nil {
+			if err := checkNode(c, depth+1, count); err != nil {
 				return err
 			}
 		}
@@ -542,22 +685,57 @@ func checkNode(n *yaml.Node, depth int) error {
 // cheaper than a map.
 const smallMapping = 16
 
-// earlierKey returns the key before position i that equals the key at i.
+// earlierKey returns the key before position i that Kubernetes reads as
+// the key at i (jsonKey).
 func earlierKey(m *yaml.Node, i int, seen map[string]*yaml.Node) *yaml.Node {
-	k := m.Content[i]
+	k := jsonKey(m.Content[i])
 	if seen != nil {
-		if first, ok := seen[k.Value]; ok {
+		if first, ok := seen[k]; ok {
 			return first
 		}
-		seen[k.Value] = k
+		seen[k] = m.Content[i]
 		return nil
 	}
 	for j := 0; j < i; j += 2 {
-		if m.Content[j].Value == k.Value {
+		if jsonKey(m.Content[j]) == k {
 			return m.Content[j]
 		}
 	}
 	return nil
+}
+
+// jsonKey is the key Kubernetes sees for a mapping key: it reads YAML as
+// YAML 1.1 (sigs.k8s.io/yaml) and turns keys into JSON strings, so `~` and
+// `null`, `yes` and `true`, `0x1` and `1` are the same key there, and one
+// of two values would be lost silently.
+func jsonKey(k *yaml.Node) string {
+	v := k.Value
+	if k.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 || v == "" {
+		return v
+	}
+	switch c := v[0]; {
+	case c >= '0' && c <= '9', c == '-', c == '+', c == '.':
+	case strings.ContainsRune("~nNyYoOtTfF", rune(c)):
+		switch v {
+		case "~", "null", "Null", "NULL":
+			return "null"
+		case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE":
+			return "true"
+		case "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE":
+			return "false"
+		}
+		return v
+	default:
+		return v
+	}
+	plain := strings.ReplaceAll(v, "_", "")
+	if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
+		return strconv.FormatInt(i, 10)
+	}
+	if f, err := strconv.ParseFloat(plain, 64); err == nil && !strings.ContainsAny(plain, "xXpP") {
+		return strconv.FormatFloat(f, 'g', -1, 32)
+	}
+	return v
 }
 
 // maxDepth bounds nesting so that a hostile document cannot exhaust the stack.
@@ -614,7 +792,12 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 	if !found {
 		group = "" // the core group: "v1"
 	}
-	key := group + "\x00" + n.GetKind() + "\x00" + n.GetNamespace() + "\x00" + name
+	namespace := n.GetNamespace()
+	clusterScoped := ClusterScoped(group, n.GetKind())
+	if clusterScoped {
+		namespace = "" // the API server ignores it
+	}
+	key := group + "\x00" + n.GetKind() + "\x00" + namespace + "\x00" + name
 	first, dup := ids[key]
 	if !dup {
 		ids[key] = identityAt{doc, c}
@@ -628,8 +811,10 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 		where = "the same List"
 	}
 	what := n.GetKind() + " " + name
-	if ns := n.GetNamespace(); ns != "" {
-		what += " in namespace " + ns
+	if clusterScoped {
+		what += " (cluster-scoped: metadata.namespace does not set it apart)"
+	} else if namespace != "" {
+		what += " in namespace " + namespace
 	}
 	line := 0
 	if y := n.YNode(); y != nil {
@@ -638,17 +823,15 @@ func (ids identities) add(n *yaml.RNode, doc int, c chunk) error {
 	return &InputError{Doc: doc, Source: c.source(), Line: line, Msg: fmt.Sprintf("%s is defined twice, first in %s", what, where)}
 }
 
-// maxAliasNodes caps the nodes alias expansion may create in one document:
-// a "billion laughs" document is refused instead of exploding.
-const maxAliasNodes = 100_000
-
 // expandAliases replaces every alias by a copy of what it names and drops
 // the anchors, so that a transform changing one place (provenance adding a
 // label to an anchored metadata.labels) never changes another through an
 // alias (the same labels as a Deployment's selector). Kubernetes expands
 // aliases when it decodes, so what it sees is unchanged.
+//
+// The copies were counted (expandedSize) and admitted by the stream's node
+// budget before this runs.
 func expandAliases(root *yaml.Node) error {
-	budget := maxAliasNodes
 	var walk func(n *yaml.Node, depth int) error
 	var clone func(n *yaml.Node, depth int) (*yaml.Node, error)
 	clone = func(n *yaml.Node, depth int) (*yaml.Node, error) {
@@ -657,9 +840,6 @@ func expandAliases(root *yaml.Node) error {
 		}
 		for n.Kind == yaml.AliasNode && n.Alias != nil {
 			n = n.Alias
-		}
-		if budget--; budget < 0 {
-			return nil, &InputError{Line: n.Line, Msg: fmt.Sprintf("aliases expand to more than %d nodes", maxAliasNodes)}
 		}
 		c := *n
 		c.Anchor = ""
@@ -695,3 +875,43 @@ func expandAliases(root *yaml.Node) error {
 	}
 	return walk(root, 0)
 }
+
+// clusterScoped are the built-in kinds without a namespace, by API group
+// ("" is the core group); for them the API server ignores
+// metadata.namespace, so two objects that differ only there are one.
+var clusterScoped = map[string]bool{
+	"\x00Namespace": true, "\x00Node": true, "\x00PersistentVolume": true, "\x00ComponentStatus": true,
+	"rbac.authorization.k8s.io\x00ClusterRole":                         true,
+	"rbac.authorization.k8s.io\x00ClusterRoleBinding":                  true,
+	"storage.k8s.io\x00StorageClass":                                   true,
+	"storage.k8s.io\x00CSIDriver":                                      true,
+	"storage.k8s.io\x00CSINode":                                        true,
+	"storage.k8s.io\x00VolumeAttachment":                               true,
+	"storage.k8s.io\x00VolumeAttributesClass":                          true,
+	"apiextensions.k8s.io\x00CustomResourceDefinition":                 true,
+	"apiregistration.k8s.io\x00APIService":                             true,
+	"admissionregistration.k8s.io\x00MutatingWebhookConfiguration":     true,
+	"admissionregistration.k8s.io\x00ValidatingWebhookConfiguration":   true,
+	"admissionregistration.k8s.io\x00ValidatingAdmissionPolicy":        true,
+	"admissionregistration.k8s.io\x00ValidatingAdmissionPolicyBinding": true,
+	"admissionregistration.k8s.io\x00MutatingAdmissionPolicy":          true,
+	"admissionregistration.k8s.io\x00MutatingAdmissionPolicyBinding":   true,
+	"scheduling.k8s.io\x00PriorityClass":                               true,
+	"node.k8s.io\x00RuntimeClass":                                      true,
+	"networking.k8s.io\x00IngressClass":                                true,
+	"networking.k8s.io\x00IPAddress":                                   true,
+	"networking.k8s.io\x00ServiceCIDR":                                 true,
+	"certificates.k8s.io\x00CertificateSigningRequest":                 true,
+	"certificates.k8s.io\x00ClusterTrustBundle":                        true,
+	"flowcontrol.apiserver.k8s.io\x00FlowSchema":                       true,
+	"flowcontrol.apiserver.k8s.io\x00PriorityLevelConfiguration":       true,
+	"resource.k8s.io\x00DeviceClass":                                   true,
+	"resource.k8s.io\x00ResourceSlice":                                 true,
+	"storagemigration.k8s.io\x00StorageVersionMigration":               true,
+	"internal.apiserver.k8s.io\x00StorageVersion":                      true,
+	"policy\x00PodSecurityPolicy":                                      true,
+}
+
+// ClusterScoped reports whether kind, in the API group, is one of
+// Kubernetes' built-in cluster-scoped kinds.
+func ClusterScoped(group, kind string) bool { return clusterScoped[group+"\x00"+kind] }

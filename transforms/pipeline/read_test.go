@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -54,11 +55,19 @@ func TestReadErrors(t *testing.T) {
 		},
 		"duplicate key deep inside": {
 			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n  x: 1\n  x: 2\n",
-			want: InputError{Doc: 1, Line: 6},
+			want: InputError{Doc: 1, Line: 6, FirstLine: 5},
 		},
 		"duplicate key in a large mapping": {
 			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\ndata:\n" + manyKeys(40) + "  k7: dup\n",
-			want: InputError{Doc: 1, Line: 45},
+			want: InputError{Doc: 1, Line: 45, FirstLine: 12},
+		},
+		"duplicate key in a third document: both lines from the stream start": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: A\nmetadata: {name: b}\n---\napiVersion: v1\nkind: A\nmetadata: {name: c}\ndata:\n  x: 1\n  y: 2\n  x: 3\n",
+			want: InputError{Doc: 3, Line: 15, FirstLine: 13},
+		},
+		"duplicate key in a large mapping of a later document": {
+			in:   "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: A\nmetadata: {name: b}\ndata:\n" + manyKeys(40) + "  k7: dup\n",
+			want: InputError{Doc: 2, Line: 49, FirstLine: 16},
 		},
 		"list item that is not an object": {
 			in:   "apiVersion: v1\nkind: List\nitems:\n- 3\n",
@@ -86,8 +95,8 @@ func TestReadErrors(t *testing.T) {
 			if !errors.As(err, &ie) {
 				t.Fatalf("error %T %v is not an *InputError", err, err)
 			}
-			if ie.Doc != tc.want.Doc || ie.Source != tc.want.Source || (tc.want.Line != 0 && ie.Line != tc.want.Line) {
-				t.Errorf("got %+v, want doc %d source %q line %d", *ie, tc.want.Doc, tc.want.Source, tc.want.Line)
+			if ie.Doc != tc.want.Doc || ie.Source != tc.want.Source || (tc.want.Line != 0 && ie.Line != tc.want.Line) || ie.FirstLine != tc.want.FirstLine {
+				t.Errorf("got %+v, want doc %d source %q line %d first at line %d", *ie, tc.want.Doc, tc.want.Source, tc.want.Line, tc.want.FirstLine)
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans several lines: %q", err)
@@ -216,7 +225,55 @@ func TestAliasesExpanded(t *testing.T) {
 		bomb += "  " + c + ": &" + c + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
 		prev = c
 	}
-	if _, err := (&Reader{Input: strings.NewReader(bomb)}).Read(); err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {
+	if _, err := (&Reader{Input: strings.NewReader(bomb)}).Read(); err == nil || !strings.Contains(err.Error(), "aliases expand to more YAML nodes than the budget has left") {
 		t.Fatalf("an alias bomb: got %v", err)
+	}
+}
+
+// TestNodeBudget: the YAML nodes of the whole stream, aliases counted as
+// the copies they expand to, are bounded by its size; what is over is
+// refused before the aliases are expanded, and a large document that may
+// be over before it is parsed.
+func TestNodeBudget(t *testing.T) {
+	doc := func(i int, body string) string {
+		return fmt.Sprintf("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c%d\n%s", i, body)
+	}
+	// 9^5 = 59,049 nodes a document, under the old per-document budget of
+	// 100,000: 60 of them took 1.1 GB.
+	aliases := "x:\n  a: &a [l,l,l,l,l,l,l,l,l]\n"
+	prev := "a"
+	for _, c := range []string{"b", "c", "d", "e"} {
+		aliases += "  " + c + ": &" + c + " [" + strings.Repeat("*"+prev+",", 8) + "*" + prev + "]\n"
+		prev = c
+	}
+	var many strings.Builder
+	for i := range 60 {
+		many.WriteString(doc(i, aliases))
+	}
+	dense := doc(0, "x: ["+strings.Repeat("a,", 400_000)+"a]\n") + doc(1, "x: ["+strings.Repeat("a,", 400_000)+"a]\n") + doc(2, "x: ["+strings.Repeat("a,", 400_000)+"a]\n")
+	huge := doc(0, "x: ["+strings.Repeat("a,", 1_200_000)+"a]\n")
+	plain := doc(0, "x: ["+strings.Repeat("abcdefghij,", 100_000)+"a]\n") // one node per 11 bytes
+	for _, tc := range []struct {
+		name, in, want string
+		maxAlloc       uint64
+	}{
+		{"aliases over many documents", many.String(), "document 4, line 41: aliases expand to more YAML nodes than the budget has left, refused before expanding them: the stream may hold 252830 YAML nodes (one per 5 input bytes, plus 250000)", 64 << 20},
+		{"dense", dense, "document 2, line 8: more YAML nodes than the budget allows: the stream may hold 730037 YAML nodes (one per 5 input bytes, plus 250000)", 0},
+		{"large and dense, before parsing", huge, "document 1, line 1: a document of 2400063 bytes may hold up to 2400032 YAML nodes, more than are left: the stream may hold 730012 YAML nodes (one per 5 input bytes, plus 250000); split it", 16 << 20},
+		{"large, not dense", plain, "", 0},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := (&Reader{Input: strings.NewReader(tc.in)}).Read()
+		runtime.ReadMemStats(&after)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || err.Error() != tc.want):
+			t.Errorf("%s: error %v\nwant %s", tc.name, err, tc.want)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; tc.maxAlloc > 0 && alloc > tc.maxAlloc {
+			t.Errorf("%s: %d MB allocated before refusing, want at most %d MB", tc.name, alloc>>20, tc.maxAlloc>>20)
+		}
 	}
 }

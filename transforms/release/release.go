@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/catalog"
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 )
 
@@ -213,9 +213,9 @@ func decodeConfigMap(where, catalogJSON, siteJSON string) (*Info, error) {
 
 // FromFile reads a catalog document (JSON or YAML) written by a site admin.
 func FromFile(path string) (*Info, error) {
-	data, err := os.ReadFile(path)
+	data, err := boundedfile.Read(path, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--catalog: %w", err)
 	}
 	js, err := sigsyaml.YAMLToJSON(data)
 	if err != nil {
