@@ -15,6 +15,7 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 )
@@ -165,8 +166,11 @@ func (r *Reader) Read() ([]*yaml.RNode, error) {
 				}
 				if d.err == nil && d.aliased {
 					// Expanded here, one document at a time, once the
-					// budget has room for every copy.
-					d.objects, d.err = objects(d.doc)
+					// budget has room for every copy, and only if
+					// Kubernetes' reader would expand them too.
+					if d.err = kubernetesExpands(c.text, d.aliasLine); d.err == nil {
+						d.objects, d.err = objects(d.doc)
+					}
 				}
 				if d.err != nil {
 					var ie *InputError
@@ -279,6 +283,19 @@ func inspect(doc *yaml.Node) parsedDoc {
 	}
 	d.objects, d.err = objects(doc)
 	return d
+}
+
+// kubernetesExpands refuses a document whose aliases Kubernetes' reader
+// (sigs.k8s.io/yaml) refuses as "excessive aliasing": it weighs aliases
+// against the rest of the document, where dpps-render's budget weighs the
+// whole stream. Only documents with aliases, rare in rendered charts, are
+// read a second time.
+func kubernetesExpands(text []byte, aliasLine int) error {
+	var v any
+	if err := sigsyaml.Unmarshal(text, &v); err != nil && strings.Contains(err.Error(), "excessive aliasing") {
+		return &InputError{Line: aliasLine, Msg: "aliases that Kubernetes' reader refuses (excessive aliasing for the document's size): write the values out"}
+	}
+	return nil
 }
 
 // inputBytes reads up to n bytes of in. A *bytes.Buffer (a caller that has
