@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // TestInboundExposure: the chart renders each inbound interface a site
@@ -19,19 +17,7 @@ func TestInboundExposure(t *testing.T) {
 	helm, render := tools(t)
 	for _, site := range sites {
 		t.Run(site, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("sites", site+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := yaml.Parse(string(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := n.Map()
-			if err != nil {
-				t.Fatal(err)
-			}
-			inbound, _ := dig(m, "global", "inbound").(map[string]any)
+			inbound := readSite(t, site).inbound
 			if len(inbound) == 0 {
 				t.Fatal("the site exposes nothing: users could not reach it")
 			}

@@ -26,6 +26,7 @@ func siteValues(site string) []string {
 // siteFile is the part of a site file the test reads.
 type siteFile struct {
 	externals map[string]any
+	inbound   map[string]any // global.inbound
 	store     string
 }
 
@@ -44,7 +45,8 @@ func readSite(t *testing.T, site string) siteFile {
 		t.Fatal(err)
 	}
 	ext, _ := dig(m, "global", "externals").(map[string]any)
-	return siteFile{externals: ext, store: str(dig(m, "global", "secrets", "secretStore", "name"))}
+	inbound, _ := dig(m, "global", "inbound").(map[string]any)
+	return siteFile{externals: ext, inbound: inbound, store: str(dig(m, "global", "secrets", "secretStore", "name"))}
 }
 
 // endpoints are the host names and URLs a site file sets, with where.
