@@ -36,7 +36,8 @@ upgrade create the chart's crds/ apart from the rendered manifests (only
 Helm 3's "helm template --include-crds" post-renders them); Helm 3's
 "helm template --output-dir" writes the files before post-rendering. Nothing
 in those objects is transformed, so the DPPS chart keeps its bootstrap work
-in ordinary Jobs, not hooks. Helm 4 post-renders hooks but hides a
+in ordinary Jobs, not hooks; with Helm 3, "dpps-render hooks" checks the
+hooks of charts that use them. Helm 4 post-renders hooks but hides a
 post-renderer's error message: use --report, which also records failures.
 
 Flags:
