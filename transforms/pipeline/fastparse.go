@@ -548,7 +548,7 @@ func grow(b *strings.Builder, s string) *strings.Builder {
 
 // escapes are the double-quoted escapes taken here, and what they stand for.
 var escapes = map[byte]byte{
-	'\\': '\\', '"': '"', '/': '/', 'n': '\n', 't': '\t', 'r': '\r', '0': 0,
+	'\\': '\\', '"': '"', 'n': '\n', 't': '\t', 'r': '\r', '0': 0,
 	'a': '\a', 'b': '\b', 'v': '\v', 'f': '\f', 'e': 0x1b, ' ': ' ',
 }
 
