@@ -345,6 +345,9 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 			}
 		}
 	}
+	if err := g.unlabelled(); err != nil {
+		return nil, err
+	}
 	g.baseline()
 	if err := g.interfaces(); err != nil {
 		return nil, err
@@ -751,6 +754,39 @@ func (g *generator) kubernetesAPI() error {
 		})
 	}
 	return nil
+}
+
+// unlabelled refuses a component's workload (its kind and name as the
+// catalog declares them) whose pods lack the component's selector labels:
+// the release's default deny would select them and none of the
+// component's rules would, and the externals transform, which runs after,
+// may add the labels, so that a second run would judge another stream.
+func (g *generator) unlabelled() error {
+	c := g.info.Catalog
+	var bad []string
+	for _, name := range slices.Sorted(maps.Keys(c.Components)) {
+		comp := c.Components[name]
+		want := strings.ReplaceAll(comp.Name, catalog.ReleaseName, g.rel)
+		for _, w := range g.workloads {
+			if w.Kind == comp.Workload && w.Name == want && !matches(comp.Selector, w.Labels) {
+				bad = append(bad, fmt.Sprintf("%s %s is the workload of component %s, but its pods lack the labels of components.%s.selector (%s): no rule for %s would select them; label the pod template, or fix the selector in the catalog",
+					w.Kind, w.Name, name, name, selectorText(comp.Selector), name))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// selectorText writes labels as kubectl's -l syntax, sorted.
+func selectorText(labels map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ",")
 }
 
 // isolated refuses to deny everything but DNS to a deployed component

@@ -660,6 +660,11 @@ func checkNode(n *yaml.Node, depth int, count *nodeCount) error {
 	if depth > maxDepth {
 		return &InputError{Line: n.Line, Msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
 	}
+	if (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) && n.Style&yaml.TaggedStyle != 0 && n.Tag != "!!map" && n.Tag != "!!seq" {
+		// yaml.v3 keeps such a tag and writes it back, where comments
+		// around it may not come back the same; Kubernetes ignores it.
+		return &InputError{Line: n.Line, Msg: "a mapping or sequence with a tag of its own, which Kubernetes ignores: drop the tag"}
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		var seen map[string]*yaml.Node
