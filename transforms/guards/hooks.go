@@ -12,9 +12,6 @@ import (
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
 
-// HookAnnotation marks a Helm hook object.
-const HookAnnotation = "helm.sh/hook"
-
 // useHelm4 is what every hook finding tells the site admin to do.
 const useHelm4 = "render with Helm 4 and the dpps-render plugin (helm plugin install ./helm-plugin)"
 
@@ -44,7 +41,7 @@ func Hooks(nodes []*yaml.RNode, catalogFile string) (findings []string, hooks in
 	var hookNodes []*yaml.RNode
 	for _, n := range nodes {
 		r := ref{manifest.Kind(n), n.GetName()}
-		if n.GetAnnotations()[HookAnnotation] == "" {
+		if n.GetAnnotations()[manifest.HookAnnotation] == "" {
 			rendered[r] = true
 			continue
 		}
@@ -65,11 +62,11 @@ func Hooks(nodes []*yaml.RNode, catalogFile string) (findings []string, hooks in
 	}
 	for _, p := range plaintext.Scan(hookNodes, creds, notSecret) {
 		findings = append(findings, fmt.Sprintf("%s: hook %s: %s holds %s outside a Secret, and Helm 3 does not post-render hooks: %s",
-			manifest.Describe(p.Node), p.Node.GetAnnotations()[HookAnnotation], p.Path, p.What, useHelm4))
+			manifest.Describe(p.Node), p.Node.GetAnnotations()[manifest.HookAnnotation], p.Path, p.What, useHelm4))
 	}
 	for _, n := range nodes {
 		spec := manifest.PodSpec(n.YNode())
-		if spec == nil || n.GetAnnotations()[HookAnnotation] != "" {
+		if spec == nil || n.GetAnnotations()[manifest.HookAnnotation] != "" {
 			continue
 		}
 		for _, r := range manifest.References(spec, manifest.PodSpecPath(n.YNode())) {
@@ -78,7 +75,7 @@ func Hooks(nodes []*yaml.RNode, catalogFile string) (findings []string, hooks in
 				continue
 			}
 			findings = append(findings, fmt.Sprintf("%s: %s: %s %s is created only by a hook (%s), which Helm 3 does not post-render: %s, or list it under provided in the catalog",
-				manifest.Describe(n), r.Path, r.Kind, r.Name, hook.GetAnnotations()[HookAnnotation], useHelm4))
+				manifest.Describe(n), r.Path, r.Kind, r.Name, hook.GetAnnotations()[manifest.HookAnnotation], useHelm4))
 		}
 	}
 	return findings, len(hookNodes), nil

@@ -21,6 +21,9 @@ const HelmFilenameAnnotation = "postrenderer.helm.sh/postrender-filename"
 // is what survives tools that drop comments (kustomize).
 const SourceAnnotation = "dpps.ctao.org/source"
 
+// HookAnnotation marks a Helm hook object; its value lists the hook events.
+const HookAnnotation = "helm.sh/hook"
+
 // SourceComment finds Helm 3's "# Source: <template>" line in text and
 // returns the template; it reads as the pattern `(?m)^# Source: (.+?)\s*$`
 // would, without a regular expression (it runs on every object).

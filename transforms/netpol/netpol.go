@@ -33,7 +33,6 @@ const (
 	RuleAnnotation  = "dpps.ctao.org/rule" // what the policy implements: default-deny, dns, interface/<name>, external/<name>, inbound/<kind>/<name>
 	InstanceLabel   = "app.kubernetes.io/instance"
 	ComponentLabel  = "app.kubernetes.io/component"
-	hookAnnotation  = "helm.sh/hook"
 	metadataNameKey = "kubernetes.io/metadata.name"
 )
 
@@ -183,7 +182,7 @@ func Workloads(nodes []*yaml.RNode) []Workload {
 		if v := manifest.Field(meta, "namespace"); v != nil {
 			w.Namespace = v.Value
 		}
-		w.Hook = manifest.Field(manifest.Field(meta, "annotations"), hookAnnotation) != nil
+		w.Hook = manifest.Field(manifest.Field(meta, "annotations"), manifest.HookAnnotation) != nil
 		var tmeta *yaml.Node
 		switch w.Kind {
 		case "Pod":
