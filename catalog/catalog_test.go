@@ -67,13 +67,7 @@ func TestLoadRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m map[string]any
-			if err := json.Unmarshal(readCommitted(t), &m); err != nil {
-				t.Fatal(err)
-			}
-			tt.edit(m)
-			data, _ := json.Marshal(m)
-			_, err := Load(data)
+			_, err := loadEdited(t, tt.edit)
 			if err == nil {
 				t.Fatal("loaded a broken catalog")
 			}
@@ -82,6 +76,21 @@ func TestLoadRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadEdited loads the committed catalog after edit has changed it.
+func loadEdited(t *testing.T, edit func(map[string]any)) (*Catalog, error) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(readCommitted(t), &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Load(data)
 }
 
 func section(m map[string]any, name string) map[string]any { return m[name].(map[string]any) }
@@ -208,13 +217,7 @@ func TestLocationsSecretsNotSecret(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m map[string]any
-			if err := json.Unmarshal(readCommitted(t), &m); err != nil {
-				t.Fatal(err)
-			}
-			tt.edit(m)
-			data, _ := json.Marshal(m)
-			c, err := Load(data)
+			c, err := loadEdited(t, tt.edit)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
