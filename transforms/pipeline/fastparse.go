@@ -23,10 +23,10 @@ import (
 // The grammar it takes, and nothing else: a chunk of valid, printable UTF-8
 // (no YAML 1.1 line breaks) ending in a newline; an optional "---" line
 // and "#" comment lines at column 0; then a block mapping at column 0.
-// Keys: plain (not starting with an indicator, at most 1000 bytes, no
-// tab, no " #", ending at ": " or ":" at the line's end, not "<<", not
-// what may be a timestamp) or one-line single- or double-quoted with the
-// escapes listed in escapes. Values: those scalars, on the key's line or
+// Keys: plain (not starting with an indicator, no tab, no " #", ending at
+// ": " or ":" at the line's end, not "<<", not what may be a timestamp) or
+// one-line single- or double-quoted with the escapes listed in escapes; at
+// most 1000 bytes, in flow mappings too. Values: those scalars, on the key's line or
 // the next; "|" and "|-" literal blocks; a block mapping or sequence
 // below; a one-line flow collection of such quoted scalars, flow
 // collections and plain scalars of flowPlainByte's bytes. Sequence
@@ -340,7 +340,7 @@ func (p *fastParser) collect(base int) []*yaml.Node {
 func (p *fastParser) key(i, end int) (name string, style yaml.Style, colon int, ok bool) {
 	if q := p.src[i]; q == '"' || q == '\'' {
 		name, next, ok := p.quoted(i, end)
-		if !ok || next >= end || p.src[next] != ':' || (next+1 < end && p.src[next+1] != ' ') {
+		if !ok || next >= end || p.src[next] != ':' || (next+1 < end && p.src[next+1] != ' ') || next-i > maxKeyBytes {
 			return "", 0, 0, false
 		}
 		return name, quoteStyle(q), next, true
@@ -376,8 +376,9 @@ func (p *fastParser) keyEnd(i, end int) (colon int, ok bool) {
 	return 0, false
 }
 
-// maxKeyBytes keeps keys well inside YAML's 1024-character limit on
-// implicit keys.
+// maxKeyBytes keeps keys, block or flow, plain or quoted, well inside
+// YAML's 1024-character limit on implicit keys (found by FuzzFastParse for
+// flow keys).
 const maxKeyBytes = 1000
 
 // plainStart reports whether a plain scalar may start at byte offset i:
@@ -628,8 +629,9 @@ func (p *fastParser) flow(l srcLine, i int) (n *yaml.Node, next int, ok bool) {
 	for {
 		if kind == yaml.MappingNode {
 			var key *yaml.Node
+			start := j
 			key, j, ok = p.flowPlain(l, j)
-			if !ok || j+1 >= l.end || p.src[j] != ':' || p.src[j+1] != ' ' {
+			if !ok || j+1 >= l.end || p.src[j] != ':' || p.src[j+1] != ' ' || j-start > maxKeyBytes {
 				return nil, 0, false
 			}
 			p.stack = append(p.stack, key)
