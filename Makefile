@@ -84,11 +84,14 @@ check: build cue-vet lint-values
 unit: build tools
 	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
 
-# Real-cluster acceptance (docs/e2e.md): helm install, upgrade and uninstall
-# of the examples with Helm 3 and the Helm 4 plugin against etcd (Debian's
-# etcd-server, installed when missing), kube-apiserver and
-# kube-controller-manager (built once from tools/kube into .cache/kube/).
-# The tests are the e2e/ module's, outside the main module.
+# Real-cluster acceptance (docs/e2e.md): a one-node cluster (etcd and
+# containerd from Debian; kube-apiserver, controller-manager, scheduler,
+# kubelet and kube-proxy from tools/kube; kube-router and CoreDNS from their
+# tools modules; images from Debian packages, scripts/images.sh), all built
+# once into $DPPS_CACHE (~/.cache/dpps-deploy) outside the clone. Helm 3 and the Helm 4 plugin
+# install, upgrade and uninstall the examples; e2e-local's fixtures run,
+# take traffic through the generated NetworkPolicies, back up and restore.
+# Runs as root. The tests are the e2e/ module's, outside the main module.
 e2e: build tools
 	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) GO=$(GO) scripts/e2e.sh
 

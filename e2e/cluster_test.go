@@ -23,14 +23,19 @@ import (
 )
 
 // cluster is a real control plane: etcd, kube-apiserver and
-// kube-controller-manager on free loopback ports, all state in dir. There is
-// no kubelet and no scheduler: objects are stored, validated and reconciled
-// by the controllers, but no pod ever runs.
+// kube-controller-manager on free ports, all state in dir; startNode adds a
+// node on which pods run.
 type cluster struct {
 	dir        string
 	kubeconfig string
 	server     string
 	procs      []*proc
+	// nodeCleanup is testdata/node/cleanup.sh, written when a node is
+	// started; stop runs it once, before containerd stops.
+	nodeCleanup string
+	cleanedUp   bool
+	// timings of the node's start, for the log.
+	timings []string
 }
 
 // proc is one process of the cluster, its output in log.
@@ -41,6 +46,8 @@ type proc struct {
 	pidFile string
 	done    chan struct{}
 	err     error
+	// beforeStop runs before the process is signalled.
+	beforeStop func()
 }
 
 // freePorts returns n distinct free loopback TCP ports. Holding all the
@@ -147,7 +154,11 @@ func httpOK(client *http.Client, url, token string) error {
 // new directory under base and returns once the API server is ready and the
 // controller manager has created the default ServiceAccount. On error, what
 // was started is stopped again.
-func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
+//
+// With a node, the API server also listens on node (the host's address,
+// where pods reach it through the kubernetes Service) and the controller
+// manager allocates each node a podCIDR; then startNode runs.
+func startCluster(base, etcdBin, kubeBin string, node *nodeTools) (c *cluster, err error) {
 	dir, err := os.MkdirTemp(base, "cluster")
 	if err != nil {
 		return nil, err
@@ -160,7 +171,13 @@ func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
 			c = nil
 		}
 	}()
-	pk, err := newPKI(dir)
+	var ip net.IP
+	if node != nil {
+		if ip, err = hostIP(); err != nil {
+			return c, err
+		}
+	}
+	pk, err := newPKI(dir, ip)
 	if err != nil {
 		return c, err
 	}
@@ -189,9 +206,16 @@ func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
 		return c, err
 	}
 
-	if err := c.start("kube-apiserver", filepath.Join(kubeBin, "kube-apiserver"),
+	// Without a node, only loopback and no endpoints for the kubernetes
+	// Service (nothing could use them).
+	apiAddr := []string{"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"}
+	if node != nil {
+		// The node's name does not resolve: logs and exec go to its address.
+		apiAddr = []string{"--bind-address=0.0.0.0", "--advertise-address=" + ip.String(),
+			"--kubelet-preferred-address-types=InternalIP"}
+	}
+	if err := c.start("kube-apiserver", filepath.Join(kubeBin, "kube-apiserver"), append(apiAddr,
 		"--etcd-servers="+etcdClient,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(apiPort),
 		"--cert-dir="+filepath.Join(dir, "apiserver-certs"),
 		"--tls-cert-file="+pk.serverCert, "--tls-private-key-file="+pk.serverKey,
@@ -202,11 +226,9 @@ func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
 		"--service-account-key-file="+pk.saPub,
 		"--service-account-signing-key-file="+pk.saKey,
 		"--service-cluster-ip-range="+serviceRange,
-		// No kubelet registers endpoints for the kubernetes Service.
-		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
 		"--profiling=false",
-	); err != nil {
+	)...); err != nil {
 		return c, err
 	}
 	pool := x509.NewCertPool()
@@ -232,6 +254,7 @@ func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
 		"--service-account-private-key-file="+pk.saKey,
 		"--root-ca-file="+pk.caCert,
 		"--service-cluster-ip-range="+serviceRange,
+		"--allocate-node-cidrs=true", "--cluster-cidr="+clusterNet, "--node-cidr-mask-size=24",
 		"--profiling=false",
 	); err != nil {
 		return c, err
@@ -244,10 +267,15 @@ func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
 	if err != nil {
 		return c, err
 	}
-	err = c.waitFor("kube-controller-manager (the default ServiceAccount)", 90*time.Second, func() error {
+	if err := c.waitFor("kube-controller-manager (the default ServiceAccount)", 90*time.Second, func() error {
 		_, err := cs.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
 		return err
-	})
+	}); err != nil {
+		return c, err
+	}
+	if node != nil {
+		err = c.startNode(cfg, cs, *node, ip)
+	}
 	return c, err
 }
 
@@ -256,6 +284,9 @@ func startCluster(base, etcdBin, kubeBin string) (c *cluster, err error) {
 func (c *cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		p := c.procs[i]
+		if p.beforeStop != nil {
+			p.beforeStop()
+		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
@@ -266,7 +297,10 @@ func (c *cluster) stop() {
 		os.Remove(p.pidFile)
 	}
 	c.procs = nil
-	os.RemoveAll(c.dir)
+	c.undoNode()
+	if c.dir != "" { // an existing cluster has none
+		os.RemoveAll(c.dir)
+	}
 }
 
 // logTails is the last n lines of every process's log.

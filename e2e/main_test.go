@@ -39,6 +39,9 @@ var env struct {
 	helm3   *helmCLI
 	helm4   *helmCLI
 	render  string // bin/dpps-render
+	kubeBin string // kubectl and the cluster's binaries
+	// existing: the tests run against DPPS_E2E_KUBECONFIG's cluster.
+	existing bool
 }
 
 func TestMain(m *testing.M) {
@@ -54,7 +57,7 @@ func run(m *testing.M) int {
 		}
 		return v
 	}
-	etcd, kubeBin := need("DPPS_ETCD"), need("DPPS_KUBE_BIN")
+	kubeBin := need("DPPS_KUBE_BIN")
 	helm3, helm4, bin := need("DPPS_HELM3"), need("DPPS_HELM4"), need("DPPS_BIN")
 	base := os.Getenv("DPPS_E2E_TMP") // scripts/e2e.sh's directory, removed by its trap
 	root, err := filepath.Abs("..")
@@ -64,6 +67,7 @@ func run(m *testing.M) int {
 	}
 	env.root = root
 	env.render = filepath.Join(bin, "dpps-render")
+	env.kubeBin = kubeBin
 
 	runDir, err := os.MkdirTemp(base, "run")
 	if err != nil {
@@ -72,23 +76,18 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(runDir)
 
-	// Three tries: a free port found by freePorts can be taken by another
-	// process on this shared machine before etcd or the API server binds it.
-	start := time.Now()
 	var c *cluster
-	for try := 1; ; try++ {
-		c, err = startCluster(runDir, etcd, kubeBin)
-		if err == nil {
-			break
-		}
-		fmt.Fprintf(os.Stderr, "e2e: starting the cluster (try %d of 3): %v\n", try, err)
-		if try == 3 {
-			return 1
-		}
+	if existing := os.Getenv("DPPS_E2E_KUBECONFIG"); existing != "" {
+		// A cluster the caller runs (kind in a site's CI): nothing to
+		// start or stop; its images are loaded already (docs/e2e.md).
+		c = &cluster{kubeconfig: existing}
+		env.existing = true
+		fmt.Printf("e2e: against the existing cluster of %s\n", existing)
+	} else if c, err = startLocal(runDir, kubeBin, need); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
 	}
 	env.cluster = c
-	fmt.Printf("e2e: cluster up at %s in %s (etcd %s, kube-apiserver and kube-controller-manager from %s)\n",
-		c.server, time.Since(start).Round(100*time.Millisecond), etcd, kubeBin)
 	code := 1
 	defer func() {
 		if code != 0 {
@@ -131,6 +130,28 @@ func run(m *testing.M) int {
 	return code
 }
 
+// startLocal starts the suite's own one-node cluster. Three tries: a free
+// port found by freePorts can be taken by another process on this shared
+// machine before etcd or the API server binds it.
+func startLocal(runDir, kubeBin string, need func(string) string) (*cluster, error) {
+	etcd := need("DPPS_ETCD")
+	node := &nodeTools{kubeBin: kubeBin, nodeBin: need("DPPS_NODE_BIN"), images: need("DPPS_IMAGES")}
+	start := time.Now()
+	for try := 1; ; try++ {
+		c, err := startCluster(runDir, etcd, kubeBin, node)
+		if err == nil {
+			fmt.Printf("e2e: cluster up at %s in %s (etcd %s, Kubernetes from %s, node %s with kube-router and CoreDNS from %s, images from %s)\n",
+				c.server, time.Since(start).Round(100*time.Millisecond), etcd, kubeBin, nodeName, node.nodeBin, node.images)
+			fmt.Printf("e2e: node: %s\n", strings.Join(c.timings, ", "))
+			return c, nil
+		}
+		fmt.Fprintf(os.Stderr, "e2e: starting the cluster (try %d of 3): %v\n", try, err)
+		if try == 3 {
+			return nil, errors.New("the cluster did not start")
+		}
+	}
+}
+
 func setupClients() error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", env.cluster.kubeconfig)
 	if err != nil {
@@ -149,7 +170,8 @@ func setupClients() error {
 	if err != nil {
 		return err
 	}
-	if v.GitVersion != wantServerVersion {
+	// An existing cluster runs whatever version its owner chose.
+	if !env.existing && v.GitVersion != wantServerVersion {
 		return fmt.Errorf("the API server reports %s, want %s (the -X flags of scripts/kube-build.sh)", v.GitVersion, wantServerVersion)
 	}
 	env.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))

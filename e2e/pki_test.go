@@ -36,8 +36,9 @@ type pki struct {
 }
 
 // newPKI writes a fresh CA, serving certificate, service-account keys and
-// token file into dir.
-func newPKI(dir string) (*pki, error) {
+// token file into dir. The serving certificate also names hostIPs: with a
+// node, pods reach the API server at the host's address.
+func newPKI(dir string, hostIPs ...net.IP) (*pki, error) {
 	p := &pki{
 		caCert:     filepath.Join(dir, "ca.crt"),
 		serverCert: filepath.Join(dir, "apiserver.crt"),
@@ -84,7 +85,7 @@ func newPKI(dir string) (*pki, error) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default",
 			"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)}, hostIPs...),
 	}
 	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
 	if err != nil {

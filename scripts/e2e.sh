@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # make e2e: the real-cluster acceptance tests (docs/e2e.md).
 #
-# Gets etcd (Debian's etcd-server, installed only when etcd is not on PATH),
-# builds kube-apiserver and kube-controller-manager once into .cache/kube/
-# (scripts/kube-build.sh), then runs the tests of the e2e/ module. The tests
-# start the cluster themselves (e2e/cluster_test.go: certificates, tokens,
-# etcd, kube-apiserver, kube-controller-manager on free loopback ports, a
-# kubeconfig) in a temporary directory made here, and stop it at the end. The
-# trap below is the backstop when the test binary itself is killed: it stops
-# whatever cluster process is still running and removes the directory.
+# Installs what the node needs from Debian (etcd-server, containerd, runc,
+# containernetworking-plugins, iptables, ipset; only what is missing), builds
+# the Kubernetes binaries (scripts/kube-build.sh), kube-router and CoreDNS
+# (scripts/node-build.sh) and the images (scripts/images.sh), each once into
+# $DPPS_CACHE, then runs the tests of the e2e/ module. The tests start the
+# cluster and its node themselves (e2e/cluster_test.go, e2e/node_test.go) in
+# a temporary directory made here, and stop them at the end. The trap below
+# is the backstop when the test binary itself is killed: it stops whatever
+# cluster process is still running, undoes the node (containers, mounts,
+# iptables, bridge: e2e/testdata/node/cleanup.sh) and removes the directory.
+#
+# Runs as root (containerd, kubelet and iptables need it), as CI does.
 #
 # Expects DPPS_HELM3, DPPS_HELM4 and DPPS_BIN (bin/, with dpps-render), as
 # the Makefile sets them.
@@ -22,20 +26,24 @@ export GOFLAGS=-buildvcs=false
 : "${DPPS_HELM4:?set DPPS_HELM4 to a Helm 4 binary (make e2e does)}"
 : "${DPPS_BIN:?set DPPS_BIN to the directory holding dpps-render (make e2e does)}"
 
-if ! command -v etcd >/dev/null 2>&1; then
-	echo "e2e: etcd not on PATH: installing Debian's etcd-server" >&2
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	# The package may start its own service on 2379/2380; the tests use
-	# other ports and their own data directory, so that does not matter.
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq etcd-server >/dev/null
-fi
-DPPS_ETCD=$(command -v etcd)
-export DPPS_ETCD
-
 DPPS_KUBE_BIN=$("$root/scripts/kube-build.sh" | tail -n1)
-export DPPS_KUBE_BIN
+DPPS_IMAGES=$("$root/scripts/images.sh" | tail -n1)
+export DPPS_KUBE_BIN DPPS_IMAGES
+if [ -n "${DPPS_E2E_KUBECONFIG:-}" ]; then
+	# An existing cluster (docs/e2e.md): it must hold the images already,
+	# e.g. kind load image-archive for each of them.
+	echo "e2e: against $DPPS_E2E_KUBECONFIG; the images it needs are the archives in $DPPS_IMAGES" >&2
+else
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "e2e: the node (containerd, kubelet, iptables) needs root: run make e2e as root, or set DPPS_E2E_KUBECONFIG (docs/e2e.md)" >&2
+		exit 2
+	fi
+	"$root/scripts/debian-install.sh" etcd:etcd-server containerd:containerd runc:runc \
+		/usr/lib/cni/bridge:containernetworking-plugins iptables:iptables ipset:ipset
+	DPPS_ETCD=$(command -v etcd)
+	DPPS_NODE_BIN=$("$root/scripts/node-build.sh" | tail -n1)
+	export DPPS_ETCD DPPS_NODE_BIN
+fi
 
 DPPS_E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dpps-e2e.XXXXXX")
 export DPPS_E2E_TMP
@@ -56,6 +64,10 @@ cleanup() {
 		sleep 1
 		kill -KILL "$pid" 2>/dev/null || true
 	done < <(find "$DPPS_E2E_TMP" -name '*.pid' 2>/dev/null)
+	while IFS= read -r f; do
+		echo "e2e: undoing the node of $(dirname "$f")" >&2
+		"$f" undo "$(dirname "$f")/node"
+	done < <(find "$DPPS_E2E_TMP" -name node-cleanup.sh 2>/dev/null)
 	rm -rf "$DPPS_E2E_TMP"
 }
 trap cleanup EXIT
