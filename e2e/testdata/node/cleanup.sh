@@ -69,7 +69,12 @@ for s in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)'); do
 	ipset destroy "$s" 2>/dev/null
 done
 [ -f "$dir/bridge" ] && ip link del "$(cat "$dir/bridge")" 2>/dev/null
-# veths whose bridge is gone are removed with their pod's netns.
+# containerd names pod network namespaces cni-<id> in /var/run/netns and
+# leaves them behind with their pods; one that no process uses any more is
+# ours or another's long gone (a running pod's holds its pause process).
+for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^cni-/ {print $1}'); do
+	[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && ip netns delete "$ns" 2>/dev/null
+done
 if [ -f "$dir/sysctl.before" ]; then
 	while IFS= read -r kv; do sysctl -qw "$kv" 2>/dev/null; done <"$dir/sysctl.before"
 fi
