@@ -12,7 +12,8 @@
 # cluster process is still running, undoes the node (containers, mounts,
 # iptables, bridge: e2e/testdata/node/cleanup.sh) and removes the directory.
 #
-# Runs as root (containerd, kubelet and iptables need it), as CI does.
+# Runs as root (the image builds chroot; containerd, the kubelet and iptables
+# need it), as CI does.
 #
 # Expects DPPS_HELM3, DPPS_HELM4 and DPPS_BIN (bin/, with dpps-render), as
 # the Makefile sets them.
@@ -26,23 +27,37 @@ export GOFLAGS=-buildvcs=false
 : "${DPPS_HELM4:?set DPPS_HELM4 to a Helm 4 binary (make e2e does)}"
 : "${DPPS_BIN:?set DPPS_BIN to the directory holding dpps-render (make e2e does)}"
 
+if [ "$(id -u)" -ne 0 ]; then
+	echo "e2e: needs root: the image builds chroot, and the node runs containerd, the kubelet and iptables" >&2
+	exit 2
+fi
+
+# The images from Debian packages build (mostly downloads and dpkg) while
+# the Go builds take the CPU; kubectl's and CoreDNS's images need those
+# builds and come after.
+images_log=$(mktemp)
+"$root/scripts/images.sh" pause busybox openssl postgresql mysql mariadb xrootd activemq >/dev/null 2>"$images_log" &
+images_pid=$!
 DPPS_KUBE_BIN=$("$root/scripts/kube-build.sh" | tail -n1)
-DPPS_IMAGES=$("$root/scripts/images.sh" | tail -n1)
-export DPPS_KUBE_BIN DPPS_IMAGES
+export DPPS_KUBE_BIN
 if [ -n "${DPPS_E2E_KUBECONFIG:-}" ]; then
-	# An existing cluster (docs/e2e.md): it must hold the images already,
-	# e.g. kind load image-archive for each of them.
-	echo "e2e: against $DPPS_E2E_KUBECONFIG; the images it needs are the archives in $DPPS_IMAGES" >&2
+	: # An existing cluster (docs/e2e.md): nothing to install or start.
 else
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "e2e: the node (containerd, kubelet, iptables) needs root: run make e2e as root, or set DPPS_E2E_KUBECONFIG (docs/e2e.md)" >&2
-		exit 2
-	fi
 	"$root/scripts/debian-install.sh" etcd:etcd-server containerd:containerd runc:runc \
 		/usr/lib/cni/bridge:containernetworking-plugins iptables:iptables ipset:ipset
 	DPPS_ETCD=$(command -v etcd)
 	DPPS_NODE_BIN=$("$root/scripts/node-build.sh" | tail -n1)
 	export DPPS_ETCD DPPS_NODE_BIN
+fi
+images_ok=0
+wait "$images_pid" || images_ok=$?
+cat "$images_log" >&2
+rm -f "$images_log"
+[ "$images_ok" -eq 0 ] || { echo "e2e: scripts/images.sh failed" >&2; exit 1; }
+DPPS_IMAGES=$("$root/scripts/images.sh" | tail -n1)
+export DPPS_IMAGES
+if [ -n "${DPPS_E2E_KUBECONFIG:-}" ]; then
+	echo "e2e: against $DPPS_E2E_KUBECONFIG, which must hold the images of $DPPS_IMAGES already (kind load image-archive)" >&2
 fi
 
 DPPS_E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dpps-e2e.XXXXXX")
@@ -74,4 +89,4 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cd "$root/e2e"
-"$GO" test -count=1 -timeout=${E2E_TIMEOUT:-30m} ${E2E_RUN:+-run "$E2E_RUN"} ${E2E_VERBOSE:+-v} ./...
+"$GO" test -count=1 -timeout=${E2E_TIMEOUT:-45m} ${E2E_RUN:+-run "$E2E_RUN"} ${E2E_VERBOSE:+-v} ./...
