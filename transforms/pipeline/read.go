@@ -467,7 +467,6 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 	if err := resolveMerges(root, 0); err != nil {
 		return nil, err
 	}
-	emptyNullMetadata(root, 0)
 	if root.Kind != yaml.MappingNode {
 		return nil, &InputError{Line: root.Line, Msg: fmt.Sprintf("a document must be a Kubernetes object (a mapping), not a %s", kindName(root))}
 	}
@@ -493,42 +492,6 @@ func objects(doc *yaml.Node) ([]*yaml.RNode, error) {
 		return nil, err
 	}
 	return []*yaml.RNode{yaml.NewRNode(doc)}, nil
-}
-
-// emptyNullMetadata writes a label or annotation without a value (`key:`,
-// `key: null`, `{key}`) as the empty string it is to Kubernetes, whose
-// reader decodes a null into a string map as "": transforms then see one
-// value whatever the null's spelling, and a second run reads what the
-// first wrote (found by FuzzProvenance). Every metadata of the object is
-// covered, pod templates' included.
-func emptyNullMetadata(n *yaml.Node, depth int) {
-	if depth > maxDepth {
-		return // refused by the depth check
-	}
-	if n.Kind == yaml.SequenceNode { // a List's items
-		for _, c := range n.Content {
-			emptyNullMetadata(c, depth+1)
-		}
-	}
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		emptyNullMetadata(v, depth+1)
-		if k.Value != "metadata" || v.Kind != yaml.MappingNode {
-			continue
-		}
-		for j := 0; j+1 < len(v.Content); j += 2 {
-			if m := v.Content[j+1]; (v.Content[j].Value == "labels" || v.Content[j].Value == "annotations") && m.Kind == yaml.MappingNode {
-				for e := 1; e < len(m.Content); e += 2 {
-					if val := m.Content[e]; val.Kind == yaml.ScalarNode && val.Tag == "!!null" {
-						val.Tag, val.Value, val.Style = "!!str", "", yaml.DoubleQuotedStyle
-					}
-				}
-			}
-		}
-	}
 }
 
 // maxListDepth bounds `kind: List` nesting.
@@ -636,8 +599,11 @@ func checkObject(obj *yaml.Node) error {
 }
 
 // checkStringMap refuses labels or annotations that are not a mapping of
-// strings: Kubernetes refuses the object (`app: 1`, `enabled: true`).
-// A null map or value reads as empty.
+// strings: Kubernetes refuses the object (`app: 1`, `enabled: true`). A
+// null map reads as empty. A null value (`app:`, `app: ~`) is refused:
+// Kubernetes creates it as "" but a patch (helm upgrade) reads it as
+// "remove this key", and transforms that rewrite the map would turn it into
+// one or the other (found by FuzzProvenance).
 func checkStringMap(field string, m *yaml.Node) error {
 	if m == nil || m.Kind == yaml.ScalarNode && m.ShortTag() == "!!null" {
 		return nil
@@ -649,10 +615,12 @@ func checkStringMap(field string, m *yaml.Node) error {
 		if m.Content[i].ShortTag() == "!!merge" {
 			continue // merged entries are not this map's to check
 		}
-		if v := m.Content[i+1]; !(v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null") {
-			if err := checkString(field+"."+m.Content[i].Value, v); err != nil {
-				return err
-			}
+		k, v := m.Content[i].Value, m.Content[i+1]
+		if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+			return &InputError{Line: v.Line, Msg: fmt.Sprintf("%s.%s has no value (null), which Kubernetes reads as \"\" on create and as removing it on upgrade: give a string (\"\" for an empty one)", field, k)}
+		}
+		if err := checkString(field+"."+k, v); err != nil {
+			return err
 		}
 	}
 	return nil
