@@ -239,7 +239,7 @@ func trafficMatrix(t *testing.T, cs kubernetes.Interface, ns string, objs []*uns
 	if len(ifaces) == 0 {
 		t.Fatal("no interface's provider runs: nothing to probe")
 	}
-	for name := range present {
+	for _, name := range slices.Sorted(maps.Keys(present)) {
 		if !wanted[name] {
 			wanted[name] = true
 			break // one bystander is enough
