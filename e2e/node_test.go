@@ -45,7 +45,8 @@ const (
 
 // nodeTools is where the node's programs and images come from:
 // scripts/kube-build.sh (kubelet, kube-proxy, kube-scheduler, kubectl),
-// scripts/node-build.sh (kube-router), scripts/images.sh (OCI archives).
+// scripts/node-build.sh (kube-router; CoreDNS goes into an image),
+// scripts/images.sh (OCI archives).
 type nodeTools struct {
 	kubeBin string
 	nodeBin string
