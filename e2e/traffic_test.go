@@ -202,10 +202,8 @@ type flow struct {
 // TrafficMatrix: every probe against every port of every interface whose
 // provider runs in ns, through the interface's Service name (so cluster DNS
 // and kube-proxy are on the path), want computed from the catalog.
-func trafficMatrix(t *testing.T, cs kubernetes.Interface, ns string, objs []*unstructured.Unstructured) []flow {
+func trafficMatrix(t *testing.T, cs kubernetes.Interface, ns string, c catalogFile, present map[string]bool) []flow {
 	t.Helper()
-	c := loadCatalog(t)
-	present := presentComponents(c, objs)
 	ctx := context.Background()
 	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -315,7 +313,10 @@ func podReady(p *corev1.Pod) bool {
 // egress to an address outside the cluster refused where no policy admits
 // it.
 func testTraffic(t *testing.T, cs kubernetes.Interface, ns string, objs []*unstructured.Unstructured) {
-	flows := trafficMatrix(t, cs, ns, objs)
+	// One reading of the catalog and the release for every check below.
+	c := loadCatalog(t)
+	present := presentComponents(c, objs)
+	flows := trafficMatrix(t, cs, ns, c, present)
 	var b strings.Builder
 	b.WriteString("| from (probe labelled as) | interface | to | port | connects | why |\n|---|---|---|---|---|---|\n")
 	for _, f := range flows {
@@ -336,14 +337,13 @@ func testTraffic(t *testing.T, cs kubernetes.Interface, ns string, objs []*unstr
 		}
 	}
 
-	testUndeclaredPorts(t, cs, ns, objs)
+	testUndeclaredPorts(t, cs, ns, c, present)
 
 	// Outside the cluster: the API server's address and port. Only the
 	// components the catalog marks kubernetesAPI may go there (the site's
 	// dpps-render config names it), and the outsider, which no policy
 	// selects: that it connects shows the address is reachable from pods.
 	ip, p := apiEndpoint(t)
-	c := loadCatalog(t)
 	var external []flow
 	for _, pod := range pods.Items {
 		as := pod.Labels["app.kubernetes.io/component"]
@@ -372,9 +372,7 @@ func yesNo(b bool) string {
 // listens on the interface's first port and on decoyPort. The consumer
 // reaches the first (the decoy is admitted like the provider) and not
 // decoyPort, which no interface declares.
-func testUndeclaredPorts(t *testing.T, cs kubernetes.Interface, ns string, objs []*unstructured.Unstructured) {
-	c := loadCatalog(t)
-	present := presentComponents(c, objs)
+func testUndeclaredPorts(t *testing.T, cs kubernetes.Interface, ns string, c catalogFile, present map[string]bool) {
 	ctx := context.Background()
 	all, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
