@@ -46,13 +46,19 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs, err := ValuesSchema(m)
+	schemas, err := ValuesSchema(m)
 	if err != nil {
 		return nil, err
 	}
-	outs = append(outs, Output{Path: ValuesSchemaFile, Data: vs})
+	values, err := ValuesYAML(m)
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, Output{Path: ValuesSchemaFile, Data: schemas.Umbrella}, Output{Path: ValuesFile, Data: values})
 	for _, name := range slices.Sorted(maps.Keys(m.Catalog.Subcharts)) {
-		outs = append(outs, Output{Path: SubchartValuesFile(name), Data: SubchartValues(m.Catalog, name)})
+		outs = append(outs,
+			Output{Path: SubchartValuesFile(name), Data: SubchartValues(m.Catalog, name)},
+			Output{Path: SubchartSchemaFile(name), Data: schemas.Subcharts[name]})
 	}
 	cat := *m.Catalog
 	cat.Comment = GeneratedHeader + ". From interfaces/*.cue: edit the CUE, then run 'make generate'."
@@ -66,7 +72,7 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 		return nil, err
 	}
 	outs = append(outs, Output{Path: catalog.SchemaFile, Data: cs})
-	vs, err = catalog.ValidationSchema(GeneratedHeader + ". " + catalog.SchemaFile + " without descriptions, built into the binaries: run 'make generate'.")
+	vs, err := catalog.ValidationSchema(GeneratedHeader + ". " + catalog.SchemaFile + " without descriptions, built into the binaries: run 'make generate'.")
 	if err != nil {
 		return nil, err
 	}

@@ -216,11 +216,11 @@ func TestValuesParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := ValuesSchema(m)
+	schemas, err := ValuesSchema(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sch := compileSchema(t, doc)
+	sch := compileSchema(t, schemas.Umbrella)
 	ctx := m.Root.Context()
 	tests := []struct {
 		name  string
@@ -228,7 +228,9 @@ func TestValuesParity(t *testing.T) {
 		valid bool
 	}{
 		{"empty", "{}", true},
-		{"subchart keys are open", "bdms: {enabled: true, image: {tag: x}}\nglobal: {imageRegistry: x}", true},
+		{"a subchart's keys are closed", "bdms: {enabled: true, imageX: {tag: x}}", false},
+		{"global is closed", "global: {imageRegistry: x}", false},
+		{"the schema key", "$schema: ../charts/dpps/values.schema.json", true},
 		{"fixture off, endpoint set", "storage: {enabled: false}\nglobal: {externals: {storage: {rses: [{name: SITE_DISK, host: se.example.org}]}}}", true},
 		{"fixture off, no endpoint", "storage: {enabled: false}", false},
 		{"component fixture off, no endpoint", "bdms: {rucio-db: {enabled: false}}", false},

@@ -64,6 +64,17 @@ func (n *node) prop(name string) *node {
 	return nil
 }
 
+// children are the schemas n holds, other than its $defs.
+func (n *node) children() []*node {
+	out := []*node{n.Items, n.Additional, n.Not, n.If, n.Then}
+	out = append(out, n.AnyOf...)
+	out = append(out, n.AllOf...)
+	for _, p := range n.Props {
+		out = append(out, p.Node)
+	}
+	return out
+}
+
 func intPtr(i int) *int { return &i }
 
 // MarshalJSON writes the keywords in a fixed order.

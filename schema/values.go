@@ -2,8 +2,12 @@ package schema
 
 import (
 	"fmt"
+	"maps"
+	"path"
 	"slices"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 
 	"cuelang.org/go/cue"
 
@@ -21,9 +25,29 @@ const ValuesSchemaFile = "charts/dpps/values.schema.json"
 // validators ignore it; tools find external interfaces by it.
 const ExternalKeyword = "x-dpps-external"
 
+// SubchartSchemaFile is the generated values schema of a subchart, relative
+// to the repository root.
+func SubchartSchemaFile(subchart string) string {
+	return path.Join("charts/dpps/charts", subchart, "values.schema.json")
+}
+
+// Schemas is the generated values schemas.
+type Schemas struct {
+	// Umbrella is charts/dpps/values.schema.json.
+	Umbrella []byte
+	// Subcharts is each subchart's values.schema.json, by subchart name.
+	Subcharts map[string][]byte
+}
+
 // ValuesSchema converts the model's #Values definition into the umbrella
 // chart's values.schema.json (JSON Schema 2020-12, self-contained: every
-// referenced CUE definition becomes a $defs entry).
+// referenced CUE definition becomes a $defs entry), and each subchart's
+// definition into the subchart's own schema, which Helm checks against the
+// subchart's part of the values (global included, helm/helm#10392).
+//
+// A subchart's generated keys (interfaces, shared, credentials: the
+// catalog's facts, see SubchartValues) are typed as const: they are written
+// once, in the CUE, and a site that sets them is told so.
 //
 // The conversion walks the CUE values itself rather than using
 // cuelang.org/go/encoding/jsonschema, which at v0.17.1 drops the constraints
@@ -35,32 +59,20 @@ const ExternalKeyword = "x-dpps-external"
 // strings.MinRunes/MaxRunes, list.MinItems/MaxItems, [...T], and
 // references to top-level definitions ($ref). Anything else is an error, so
 // the schema never silently drops a constraint.
-func ValuesSchema(m *interfaces.Model) ([]byte, error) {
+func ValuesSchema(m *interfaces.Model) (*Schemas, error) {
 	g := &walker{cat: m.Catalog, defs: map[string]*node{}}
 	top := g.walk(m.Values, nil)
 	if g.err != nil {
 		return nil, g.err
 	}
 	ext := g.defs["Externals"]
-	top.Schema = "https://json-schema.org/draft/2020-12/schema"
+	top.Schema = draft
 	top.Comment = GeneratedHeader + ". From interfaces/*.cue (#Values): edit the CUE, then run 'make generate'. " +
 		"The keyword " + ExternalKeyword + " marks the endpoint of an external interface."
 	top.Title = "DPPS umbrella chart values"
-	top.Description = doc(m.Values)
+	top.Description = "The values of the DPPS umbrella chart and of its subcharts. Every key is typed; keys not listed are refused."
 	for _, r := range m.Requirements {
 		top.AllOf = append(top.AllOf, requirementNode(r))
-	}
-	// Helm adds a key per subchart with the subchart's defaults and copies
-	// global into it: every subchart key must be listed (it is: #Values
-	// lists them) and stay open.
-	for name := range m.Catalog.Subcharts {
-		p := top.prop(name)
-		if p == nil {
-			return nil, fmt.Errorf("%s: #Values has no key for the subchart %q", interfaces.Dir, name)
-		}
-		if p.Closed {
-			return nil, fmt.Errorf("%s: #Values.%s is closed: a subchart's values must stay open for the keys the umbrella does not own (add ...)", interfaces.Dir, name)
-		}
 	}
 	// Mark the external interfaces.
 	if ext == nil {
@@ -73,8 +85,92 @@ func ValuesSchema(m *interfaces.Model) ([]byte, error) {
 		}
 		p.Node.External = externalKeyword(p.Name, e)
 	}
+	// Each subchart's key is a closed definition of its own, which also
+	// becomes the subchart's schema.
+	subs := map[string]*node{}
+	for _, name := range slices.Sorted(maps.Keys(m.Catalog.Subcharts)) {
+		p := top.prop(name)
+		if p == nil || !strings.HasPrefix(p.Ref, "#/$defs/") {
+			return nil, fmt.Errorf("%s: #Values.%s must be a definition of the subchart's values (e.g. %s: #%s)", interfaces.Dir, name, name, "Subchart")
+		}
+		def := g.defs[strings.TrimPrefix(p.Ref, "#/$defs/")]
+		if !def.Closed {
+			return nil, fmt.Errorf("%s: #Values.%s is open: list every key of the subchart's values in its definition, without ...", interfaces.Dir, name)
+		}
+		facts, err := factsOf(m, name)
+		if err != nil {
+			return nil, err
+		}
+		def.Props = append(def.Props, facts...)
+		subs[name] = def
+	}
 	g.addDefs(top)
-	return encode(top)
+	out := &Schemas{Subcharts: map[string][]byte{}}
+	var err error
+	if out.Umbrella, err = encode(top); err != nil {
+		return nil, err
+	}
+	for name, def := range subs {
+		root := *def
+		root.Schema = draft
+		root.Comment = GeneratedHeader + ". From interfaces/*.cue (#Values." + name + "): edit the CUE, then run 'make generate'."
+		root.Title = "DPPS " + name + " subchart values"
+		root.Description = m.Catalog.Subcharts[name].Description
+		root.Defs = reachableDefs(def, top.Defs)
+		if out.Subcharts[name], err = encode(&root); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+const draft = "https://json-schema.org/draft/2020-12/schema"
+
+// factsOf types a subchart's generated keys as const.
+func factsOf(m *interfaces.Model, subchart string) ([]prop, error) {
+	var generated map[string]any
+	if err := yaml.Unmarshal(SubchartValues(m.Catalog, subchart), &generated); err != nil {
+		return nil, fmt.Errorf("generated values of %s: %w", subchart, err)
+	}
+	var out []prop
+	for _, key := range []string{"interfaces", "shared", "credentials"} {
+		out = append(out, prop{key, &node{
+			Description: "Generated from interfaces/*.cue (" + SubchartValuesFile(subchart) + "), not a site setting: change the CUE and run 'make generate'.",
+			Const:       generated[key], HasConst: true,
+		}})
+	}
+	return out, nil
+}
+
+// reachableDefs are the entries of defs that n refers to, directly or
+// through other entries, in the order of defs.
+func reachableDefs(n *node, defs []prop) []prop {
+	byRef := map[string]*node{}
+	for _, d := range defs {
+		byRef["#/$defs/"+d.Name] = d.Node
+	}
+	seen := map[string]bool{}
+	var visit func(*node)
+	visit = func(n *node) {
+		if n == nil {
+			return
+		}
+		if n.Ref != "" && !seen[n.Ref] {
+			seen[n.Ref] = true
+			visit(byRef[n.Ref])
+		}
+		for _, c := range n.children() {
+			visit(c)
+		}
+	}
+	visit(n)
+	var out []prop
+	for _, d := range defs {
+		if seen["#/$defs/"+d.Name] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // convert converts one CUE value, with the top-level definitions it
@@ -217,13 +313,15 @@ func (g *walker) addDefault(n *node, v cue.Value) {
 
 // expr converts a value's constraints (its default set aside).
 func (g *walker) expr(v cue.Value, path []string) *node {
+	op, args := v.Expr()
 	switch kindOf(v) {
 	case cue.StructKind:
 		return g.structNode(v, path)
 	case cue.ListKind:
-		return g.listNode(v, path)
+		if op != cue.OrOp {
+			return g.listNode(v, path)
+		}
 	}
-	op, args := v.Expr()
 	switch op {
 	case cue.NoOp:
 		if len(args) == 1 {
@@ -265,7 +363,7 @@ func (g *walker) expr(v cue.Value, path []string) *node {
 		// constraints, the default is written as `default`.
 		var alts []cue.Value
 		for _, a := range args {
-			if a.IsConcrete() && slices.ContainsFunc(args, func(b cue.Value) bool { return !b.IsConcrete() && b.Subsume(a) == nil }) {
+			if literal(a) && slices.ContainsFunc(args, func(b cue.Value) bool { return !literal(b) && b.Unify(a).Validate(cue.Concrete(true)) == nil }) {
 				continue
 			}
 			alts = append(alts, a)
@@ -280,6 +378,12 @@ func (g *walker) expr(v cue.Value, path []string) *node {
 		return n
 	}
 	return g.part(v, path)
+}
+
+// literal reports whether v is fully concrete (a list or struct only when
+// all its elements are).
+func literal(v cue.Value) bool {
+	return v.Validate(cue.Concrete(true)) == nil
 }
 
 // part converts one operand of a conjunction.
@@ -461,7 +565,19 @@ func (g *walker) listNode(v cue.Value, path []string) *node {
 	}
 	for _, a := range parts {
 		if el := a.LookupPath(cue.MakePath(cue.AnyIndex)); el.Exists() {
-			n.Items = g.walk(el, append(slices.Clone(path), "*"))
+			// [_, ...]: at least one element, of any type.
+			if it, err := a.List(); err == nil {
+				prefix := 0
+				for it.Next() {
+					prefix++
+				}
+				if prefix > 0 && (n.MinItems == nil || *n.MinItems < prefix) {
+					n.MinItems = intPtr(prefix)
+				}
+			}
+			if kindOf(el) != cue.TopKind {
+				n.Items = merge(n.Items, g.walk(el, append(slices.Clone(path), "*")))
+			}
 			continue
 		}
 		if op, args := a.Expr(); op == cue.CallOp {
