@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	yamlv3 "go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/interfaces"
@@ -257,5 +259,109 @@ func TestValuesParity(t *testing.T) {
 				t.Errorf("JSON Schema: %v", jsErr)
 			}
 		})
+	}
+}
+
+// TestValuesCoverage holds the coverage of the chart's defaults by its
+// schemas at 100%: a value added to the CUE without a type fails here.
+func TestValuesCoverage(t *testing.T) {
+	c, err := MeasureCoverage(filepath.Join(repoRoot, "charts/dpps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Values < 500 || c.Typed != c.Values {
+		t.Fatalf("%v; untyped: %v", c, c.Untyped)
+	}
+}
+
+// TestCoverageFindsUntyped: coverage reads the schema files, so a value the
+// schema stops typing (here: its property replaced by an empty schema, and
+// a subchart schema that accepts anything under a key) is counted and named.
+func TestCoverageFindsUntyped(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot, "charts/dpps"))); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(file string, f func(doc map[string]any)) {
+		t.Helper()
+		var doc map[string]any
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		f(doc)
+		if b, err = json.Marshal(doc); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	props := func(doc map[string]any, keys ...string) map[string]any {
+		for _, k := range keys {
+			doc = doc[k].(map[string]any)
+		}
+		return doc
+	}
+	edit(filepath.Join(dir, "values.schema.json"), func(doc map[string]any) {
+		props(doc, "$defs", "Secrets", "properties")["backend"] = map[string]any{"description": "untyped"}
+	})
+	edit(filepath.Join(dir, "charts/iam/values.schema.json"), func(doc map[string]any) {
+		props(doc, "properties")["replicas"] = map[string]any{}
+	})
+	c, err := MeasureCoverage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/global/secrets/backend", "/iam/replicas"}
+	if c.Typed != c.Values-2 || strings.Join(c.Untyped, " ") != strings.Join(want, " ") {
+		t.Fatalf("%v; untyped %v, want %v", c, c.Untyped, want)
+	}
+}
+
+// TestValuesYAMLIsTheDefaults: the generated values.yaml, read by the YAML
+// reader Helm uses, is exactly what CUE itself exports as #Values' defaults.
+func TestValuesYAMLIsTheDefaults(t *testing.T) {
+	m, err := interfaces.LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Values.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(repoRoot, ValuesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sigsyaml.YAMLToJSON(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	if err := json.Unmarshal(want, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("%s differs from the CUE defaults:\n%s\nwant\n%s", ValuesFile, got, want)
+	}
+	// A YAML 1.2 reader sees the same values.
+	var v3 any
+	if err := yamlv3.Unmarshal(file, &v3); err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(v3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c any
+	if err := json.Unmarshal(j, &c); err != nil || !reflect.DeepEqual(b, c) {
+		t.Fatalf("yaml.v3 reads %s differently:\n%s", ValuesFile, j)
 	}
 }

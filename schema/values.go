@@ -543,7 +543,7 @@ func (g *walker) structNode(v cue.Value, path []string) *node {
 			n.Required = append(n.Required, name)
 		case cue.OptionalConstraint:
 		default:
-			if _, ok := fv.Default(); !ok && kindOf(fv) != cue.StructKind {
+			if _, ok := fv.Default(); !ok && !literal(fv) && kindOf(fv) != cue.StructKind {
 				return g.fail(fv, p, "a regular field needs a default: give it one, or mark it required (!) or optional (?)")
 			}
 		}

@@ -25,9 +25,9 @@ const ValuesFile = "charts/dpps/values.yaml"
 func ValuesYAML(m *interfaces.Model) ([]byte, error) {
 	w := &yamlWriter{}
 	w.comment(0, GeneratedHeader+". From interfaces/*.cue (#Values): edit the CUE, then run 'make generate'.")
-	w.comment(0, doc(m.Values))
 	w.comment(0, "Every key is typed in values.schema.json, which Helm checks on install; "+
 		"`dpps-schemagen lint -f site.yaml` checks a site's file with file:line:col. docs/chart.md describes what a site changes.")
+	w.buf.WriteString("\n")
 	if err := w.fields(m.Values, 0, nil); err != nil {
 		return nil, err
 	}
@@ -70,13 +70,16 @@ func (w *yamlWriter) fields(v cue.Value, indent int, path []string) error {
 		fv := it.Value()
 		p := append(path[:len(path):len(path)], name)
 		d, _ := fv.Default()
-		// A blank line before each top-level key and before each
-		// component's block keeps the file readable.
-		if !first && indent <= 2 && (indent == 0 || d.IncompleteKind() == cue.StructKind && hasFields(d)) {
+		comment := ownDoc(fv)
+		// A blank line before each top-level key, and before each
+		// described or multi-line key of a subchart, keeps the file
+		// readable.
+		block := d.IncompleteKind() == cue.StructKind && hasFields(d) && !flat(d)
+		if !first && (indent == 0 || indent == 2 && (comment != "" || block)) {
 			w.buf.WriteString("\n")
 		}
 		first = false
-		w.comment(indent, ownDoc(fv))
+		w.comment(indent, comment)
 		key := strings.Repeat(" ", indent) + scalar(name) + ":"
 		if err := w.value(d, key, indent, p); err != nil {
 			return err
@@ -152,19 +155,24 @@ func (w *yamlWriter) block(x any, indent int) error {
 		}
 	case []any:
 		for _, e := range t {
+			if s, ok := scalarValue(e); ok {
+				w.buf.WriteString(pad + "- " + s + "\n")
+				continue
+			}
 			if s, ok := inline(e); ok && len(pad)+2+len(s) <= maxLine {
 				w.buf.WriteString(pad + "- " + s + "\n")
 				continue
 			}
-			m, ok := e.(*omap)
-			if !ok || len(m.keys) == 0 {
-				return fmt.Errorf("a list element of %d characters cannot be written", len(fmt.Sprint(e)))
-			}
 			var sub yamlWriter
-			if err := sub.block(m, indent+2); err != nil {
+			if err := sub.block(e, indent+2); err != nil {
 				return err
 			}
 			b := sub.buf.Bytes()
+			if m, ok := e.(*omap); !ok || len(m.keys) == 0 {
+				// A list of lists: the inner list goes below its dash.
+				w.buf.WriteString(pad + "-\n" + string(b))
+				continue
+			}
 			w.buf.WriteString(pad + "- " + string(b[indent+2:]))
 		}
 	default:
