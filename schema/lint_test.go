@@ -117,7 +117,8 @@ func TestHelmAgrees(t *testing.T) {
 	bad := filepath.Join(dir, "site.yaml")
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(bad, []byte(fourErrors), 0o644)
-	os.WriteFile(good, []byte("storage: {enabled: false}\nglobal: {externals: {storage: {rses: [{name: SITE_DISK, host: se.example.org}]}}}\n"), 0o644)
+	// An editor's $schema key is part of the schema Helm applies.
+	os.WriteFile(good, []byte("$schema: ../charts/dpps/values.schema.json\nstorage: {enabled: false}\nglobal: {externals: {storage: {rses: [{name: SITE_DISK, host: se.example.org}]}}}\n"), 0o644)
 	env := append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, "cache"), "HELM_CONFIG_HOME="+filepath.Join(dir, "config"), "HELM_DATA_HOME="+filepath.Join(dir, "data"))
 
 	cmd := exec.Command(helm, "template", "dpps", chart, "-f", bad)
@@ -140,6 +141,18 @@ func TestHelmAgrees(t *testing.T) {
 	problems, err := schema.Lint(chart, []string{bad})
 	if err != nil || len(problems) != 4 {
 		t.Errorf("lint: %v, %d problems, want 4", err, len(problems))
+	}
+
+	// ... and a $schema that is not a string is refused by both.
+	badSchema := filepath.Join(dir, "bad-schema.yaml")
+	os.WriteFile(badSchema, []byte("$schema: 1\n"), 0o644)
+	cmd = exec.Command(helm, "template", "dpps", chart, "-f", badSchema)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "- at '/$schema': got number, want string") {
+		t.Errorf("helm template on a number $schema: %v\n%s", err, out)
+	}
+	if problems, err := schema.Lint(chart, []string{badSchema}); err != nil || len(problems) != 1 || problems[0].Pointer != "/$schema" {
+		t.Errorf("lint on a number $schema: %v %v", err, problems)
 	}
 
 	cmd = exec.Command(helm, "template", "dpps", chart, "-f", good)
