@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -39,7 +40,10 @@ generate writes every generated file under the repository root:
                                           into the binaries
   schema/dpps-render.config.schema.json   schema of dpps-render's --config file
 The CUE module is read from DIR/interfaces when it exists, else the copy
-built into this binary is used. With --check nothing is written: stale or
+built into this binary is used (and said so on stderr). The two schemas
+whose descriptions are Go doc comments need the Go sources (DIR/transforms,
+DIR/catalog): outside the repository they are skipped, each named on
+stderr with the reason, and the rest is written. With --check nothing is written: stale or
 missing files are printed as a unified diff and the exit code is 1. CI runs
 it. The chart author's loop: edit interfaces/*.cue, run 'make generate',
 commit the CUE and the generated files together.
@@ -116,6 +120,14 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		report(stderr, err)
 		return 2
+	}
+	if _, err := os.Stat(filepath.Join(c.root, interfaces.Dir, "cue.mod", "module.cue")); err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen: no CUE module in %s: using the copy built into this binary\n", filepath.Join(c.root, interfaces.Dir))
+	}
+	for _, o := range outs {
+		if o.Skip != "" {
+			fmt.Fprintf(stderr, "dpps-schemagen: skipped %s: %s\n", o.Path, o.Skip)
+		}
 	}
 	if !c.check {
 		if err := schema.Write(c.root, outs); err != nil {
