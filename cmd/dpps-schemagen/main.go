@@ -26,7 +26,8 @@ interfaces/*.cue, and lint values files against the chart's schema.
 
 Usage:
   dpps-schemagen generate [--root DIR] [--check]
-  dpps-schemagen lint -f FILE [-f FILE ...] [--chart DIR] [--output text|json|junit]
+  dpps-schemagen lint -f FILE [-f FILE ...] [--set|--set-string|--set-file K=V ...]
+                      [--chart DIR] [--output text|json|junit]
 
 generate writes every generated file under the repository root:
   charts/dpps/values.schema.json          the umbrella chart's values schema
@@ -49,13 +50,18 @@ it. The chart author's loop: edit interfaces/*.cue, run 'make generate',
 commit the CUE and the generated files together.
 
 lint merges the -f files in order (a later file wins, as with helm -f),
-coalesces them with the chart's defaults as Helm does, and validates the
-result against the chart's values.schema.json (and each subchart's) with the
-library Helm uses, so lint and 'helm install' agree. Every problem is
-printed as
+applies every --set, then every --set-string, then every --set-file with
+Helm's parser, as helm install does, coalesces the result with the chart's
+defaults as Helm does, and validates it against the chart's
+values.schema.json (and each subchart's) with the library Helm uses, so
+lint and 'helm install' agree. Every problem is printed as
   file:line:col: /json/pointer: message
 pointing at the line of the file that set the value; a missing key points at
-its parent mapping. Values that may be credentials are never printed.
+its parent mapping in your files (else at the first line of the last -f
+file). A value a --set flag set is reported as
+  --set ARG:1:col: /json/pointer: message
+with col the column in ARG of the assignment that set it. Values that may
+be credentials are never printed, not even in ARG.
 --output json prints an object, --output junit JUnit XML for GitLab CI.
 
 Exit codes: 0 current / valid, 1 stale files / invalid values, 2 usage or
@@ -170,15 +176,18 @@ func (s *stringList) Set(v string) error {
 }
 
 type lintConfig struct {
-	files  stringList
-	chart  string
-	output string
+	files, set, setString, setFile stringList
+	chart                          string
+	output                         string
 }
 
 func newLintFlags(c *lintConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fs.Var(&c.files, "f", "values `file`, repeatable; later files win (as helm -f)")
 	fs.Var(&c.files, "values", "same as -f")
+	fs.Var(&c.set, "set", "set `key=value[,key=value]` after the files, repeatable (as helm --set)")
+	fs.Var(&c.setString, "set-string", "as --set, every value a string; applied after every --set")
+	fs.Var(&c.setFile, "set-file", "as --set, every value the content of a local file; applied last")
 	fs.StringVar(&c.chart, "chart", "charts/dpps", "chart `dir`ectory whose values.schema.json and defaults apply")
 	fs.StringVar(&c.output, "output", "text", "output `format`: text, json or junit")
 	return fs
@@ -198,8 +207,8 @@ func parseLintArgs(args []string, stderr io.Writer) (*lintConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q: give values files with -f", fs.Args())
 	}
-	if len(c.files) == 0 {
-		return nil, errors.New("no values file: give at least one with -f")
+	if len(c.files)+len(c.set)+len(c.setString)+len(c.setFile) == 0 {
+		return nil, errors.New("no values file: give at least one with -f (or values with --set)")
 	}
 	if !slices.Contains(schema.LintFormats, c.output) {
 		return nil, fmt.Errorf("unknown --output %q; valid formats: %s", c.output, strings.Join(schema.LintFormats, ", "))
@@ -218,7 +227,7 @@ func lint(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	problems, err := schema.Lint(c.chart, c.files)
+	problems, err := schema.LintValues(c.chart, schema.Values{Files: c.files, Set: c.set, SetString: c.setString, SetFile: c.setFile})
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-schemagen lint: %v\n", err)
 		return 2

@@ -30,7 +30,9 @@ func TestParseLintArgs(t *testing.T) {
 		{"no file", []string{"--output", "json"}, nil, "no values file"},
 		{"bad output", []string{"-f", "a.yaml", "--output", "sarif"}, nil, `unknown --output "sarif"; valid formats: text, json, junit`},
 		{"positional", []string{"-f", "a.yaml", "b.yaml"}, nil, "unexpected arguments"},
-		{"unknown flag", []string{"--set", "x=1"}, nil, "flag provided but not defined"},
+		{"set flags", []string{"--set", "a=1,b=2", "--set-file", "c=f", "--set-string", "d=1", "--set", "e=3"},
+			&lintConfig{set: stringList{"a=1,b=2", "e=3"}, setString: stringList{"d=1"}, setFile: stringList{"c=f"}, chart: "charts/dpps", output: "text"}, ""},
+		{"unknown flag", []string{"--set-json", "x=1"}, nil, "flag provided but not defined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
