@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/ctao/dpps-deploy/interfaces"
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/schema"
 )
 
@@ -28,6 +30,7 @@ Usage:
   dpps-schemagen generate [--root DIR] [--check]
   dpps-schemagen lint -f FILE [-f FILE ...] [--set|--set-string|--set-file K=V ...]
                       [--chart DIR] [--output text|json|junit]
+  dpps-schemagen init [-o FILE] [--force] [--chart DIR]
 
 generate writes every generated file under the repository root:
   charts/dpps/values.schema.json          the umbrella chart's values schema
@@ -64,6 +67,13 @@ with col the column in ARG of the assignment that set it. Values that may
 be credentials are never printed, not even in ARG.
 --output json prints an object, --output junit JUnit XML for GitLab CI.
 
+init writes a new site values file from the chart's values.schema.json: a
+'# yaml-language-server: $schema=...' line (editors then complete and check
+keys) and every key, commented out, after its description, default and,
+for each external interface, what stands in for it until the site sets it.
+As written it sets nothing and passes lint and helm lint. It writes to
+stdout, or to FILE, which it never overwrites without --force.
+
 Exit codes: 0 current / valid, 1 stale files / invalid values, 2 usage or
 I/O error (including a CUE model that does not load: its errors are printed
 as interfaces/<file>.cue:line:col: message).
@@ -81,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		l := newLintFlags(&lintConfig{})
 		l.SetOutput(stdout)
 		l.PrintDefaults()
+		fmt.Fprint(stdout, "\nFlags of init:\n")
+		i := newInitFlags(&initConfig{})
+		i.SetOutput(stdout)
+		i.PrintDefaults()
 		if len(args) == 0 {
 			return 2
 		}
@@ -91,8 +105,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return generate(args[1:], stdout, stderr)
 	case "lint":
 		return lint(args[1:], stdout, stderr)
+	case "init":
+		return initValues(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "dpps-schemagen: unknown command %q; valid commands: generate, lint\n", args[0])
+	fmt.Fprintf(stderr, "dpps-schemagen: unknown command %q; valid commands: generate, lint, init\n", args[0])
 	return 2
 }
 
@@ -249,4 +265,104 @@ type flagError struct{ error }
 func isFlagError(err error) bool {
 	var fe flagError
 	return errors.As(err, &fe)
+}
+
+type initConfig struct {
+	out   string
+	chart string
+	force bool
+}
+
+func newInitFlags(c *initConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.StringVar(&c.out, "o", "", "write the values to `file` (default stdout)")
+	fs.StringVar(&c.chart, "chart", "charts/dpps", "chart `dir`ectory whose values.schema.json the values follow")
+	fs.BoolVar(&c.force, "force", false, "overwrite the -o file if it exists")
+	return fs
+}
+
+func initValues(args []string, stdout, stderr io.Writer) int {
+	var c initConfig
+	fs := newInitFlags(&c)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "dpps-schemagen init: unexpected arguments %q: name the file with -o\n", fs.Args())
+		return 2
+	}
+	schemaFile := filepath.Join(c.chart, "values.schema.json")
+	data, err := boundedfile.Read(schemaFile, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	// The modeline's path is relative to the file's directory, as editors
+	// resolve it.
+	from := "."
+	if c.out != "" {
+		from = filepath.Dir(c.out)
+	}
+	ref, err := relPath(from, schemaFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	name := "FILE"
+	if c.out != "" {
+		name = c.out
+	}
+	out, err := schema.Skeleton(data, ref, c.chart, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %s: %v\n", c.chart, err)
+		return 2
+	}
+	if c.out == "" {
+		stdout.Write(out)
+		return 0
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if c.force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(c.out, flags, 0o644)
+	if errors.Is(err, iofs.ErrExist) {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %s exists: give --force to overwrite it\n", c.out)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	if _, err := f.Write(out); err != nil {
+		f.Close()
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// relPath is target relative to dir, with forward slashes.
+func relPath(dir, target string) (string, error) {
+	a, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	b, err := filepath.Abs(target)
+	if err != nil {
+		return "", err
+	}
+	r, err := filepath.Rel(a, b)
+	if err != nil {
+		return "", err
+	}
+	return filepath.ToSlash(r), nil
 }
