@@ -1,6 +1,7 @@
 // Command dpps-schemagen generates the DPPS chart's schema, subchart values
 // and interface catalog from the CUE model in interfaces/, checks that the
-// committed copies are current, and lints values files for CI.
+// committed copies are current, lints values files for CI and writes a new
+// site's values skeleton.
 package main
 
 import (
@@ -24,7 +25,8 @@ func main() {
 }
 
 const usage = `dpps-schemagen: generate the DPPS chart's schema, values and catalog from
-interfaces/*.cue, and lint values files against the chart's schema.
+interfaces/*.cue, lint values files against the chart's schema, and start a
+site's values file.
 
 Usage:
   dpps-schemagen generate [--root DIR] [--check]
@@ -201,9 +203,9 @@ func newLintFlags(c *lintConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fs.Var(&c.files, "f", "values `file`, repeatable; later files win (as helm -f)")
 	fs.Var(&c.files, "values", "same as -f")
-	fs.Var(&c.set, "set", "set `key=value[,key=value]` after the files, repeatable (as helm --set)")
-	fs.Var(&c.setString, "set-string", "as --set, every value a string; applied after every --set")
-	fs.Var(&c.setFile, "set-file", "as --set, every value the content of a local file; applied last")
+	fs.Var(&c.set, "set", "set `key=value`[,key=value...] after the files, repeatable (as helm --set)")
+	fs.Var(&c.setString, "set-string", "set `key=value` as a string, after every --set (as helm --set-string)")
+	fs.Var(&c.setFile, "set-file", "set key=`path`: key to the content of the local file, last (as helm --set-file)")
 	fs.StringVar(&c.chart, "chart", "charts/dpps", "chart `dir`ectory whose values.schema.json and defaults apply")
 	fs.StringVar(&c.output, "output", "text", "output `format`: text, json or junit")
 	return fs

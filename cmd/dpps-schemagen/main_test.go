@@ -67,7 +67,9 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, 2, "dpps-schemagen lint -f FILE", ""},
 		{[]string{"--help"}, 0, "edit interfaces/*.cue, run 'make generate'", ""},
-		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"; valid commands: generate, lint`},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"; valid commands: generate, lint, init`},
+		{[]string{"init", "extra"}, 2, "", `unexpected arguments ["extra"]: name the file with -o`},
+		{[]string{"--help"}, 0, "dpps-schemagen init [-o FILE] [--force] [--chart DIR]", ""},
 		{[]string{"lint"}, 2, "", "no values file"},
 		{[]string{"lint", "--output", "xml", "-f", "a.yaml"}, 2, "", `unknown --output "xml"`},
 		{[]string{"generate", "extra"}, 2, "", "unexpected arguments"},
