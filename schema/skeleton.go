@@ -9,9 +9,11 @@ import (
 
 // Skeleton writes a new site values file, to be named file, from the
 // chart's values schema: the yaml-language-server modeline naming
-// schemaRef (the schema's path relative to the file), then every key the schema lists, commented out,
-// each after its description, its type and default and, for an external
-// interface, what stands in for it while the site leaves it unset.
+// schemaRef (the schema's path relative to the file), then every key of
+// global and the "enabled" switches of the other top-level keys, commented
+// out, each after its description, its type and default and, for an
+// external interface, what stands in for it while the site leaves it
+// unset.
 //
 // Every line after the header starts with "# ": removing that from a
 // block of lines gives valid YAML, comments included. As written the file
@@ -45,6 +47,10 @@ func Skeleton(schemaJSON []byte, schemaRef, chartDir, file string) ([]byte, erro
 			continue // the modeline names the schema
 		}
 		sk.b.WriteString("#\n")
+		// global is the site's: every key. A subchart's own settings
+		// (images, resources, ...) have working defaults: only its
+		// switches are spelt out.
+		sk.togglesOnly = k != "global"
 		sk.property(k, props.vals[k], false, "", 0)
 	}
 	if sk.err != nil {
@@ -57,6 +63,9 @@ type skeleton struct {
 	root *object
 	b    bytes.Buffer
 	err  error
+	// togglesOnly limits objects to their "enabled" switches and the
+	// objects that hold some.
+	togglesOnly bool
 }
 
 // maxDepth bounds the nesting the skeleton spells out.
@@ -152,9 +161,46 @@ func (sk *skeleton) properties(n *object, indent string, depth int) {
 			}
 		}
 	}
+	var more []string
 	for _, k := range props.keys {
+		if sk.togglesOnly && !sk.hasToggle(k, props.vals[k], depth) {
+			if k != "global" { // a subchart's copy of the top-level global
+				more = append(more, k)
+			}
+			continue
+		}
 		sk.property(k, props.vals[k], req[k], indent, depth)
 	}
+	if len(more) > 0 {
+		list := strings.Join(more, ", ")
+		if len(more) > 6 {
+			list = strings.Join(more[:6], ", ") + fmt.Sprintf(" and %d more", len(more)-6)
+		}
+		sk.comment(indent, "Also: "+list+" (their defaults work; an editor completes them).")
+	}
+}
+
+// hasToggle reports whether the property is an "enabled" switch or an
+// object that holds one.
+func (sk *skeleton) hasToggle(key string, v any, depth int) bool {
+	n, ok := v.(*object)
+	if !ok || depth >= maxDepth {
+		return false
+	}
+	n, _ = sk.resolve(n)
+	if key == "enabled" && schemaType(n) == "boolean" {
+		return true
+	}
+	props, _ := n.get("properties").(*object)
+	if props == nil {
+		return false
+	}
+	for _, k := range props.keys {
+		if sk.hasToggle(k, props.vals[k], depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // comment writes a description, wrapped, as YAML comments at indent.

@@ -71,8 +71,9 @@ be credentials are never printed, not even in ARG.
 
 init writes a new site values file from the chart's values.schema.json: a
 '# yaml-language-server: $schema=...' line (editors then complete and check
-keys) and every key, commented out, after its description, default and,
-for each external interface, what stands in for it until the site sets it.
+keys), every key of global and the 'enabled' switches of the subcharts,
+commented out, each after its description and default and, for each
+external interface, what stands in for it until the site sets it.
 As written it sets nothing and passes lint and helm lint. It writes to
 stdout, or to FILE, which it never overwrites without --force.
 
