@@ -6,6 +6,7 @@
 package interfaces
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -115,6 +118,9 @@ func Load(files map[string][]byte) (*Model, error) {
 	}
 	root := cuecontext.New().BuildInstance(insts[0])
 	if err := root.Validate(cue.Concrete(true)); err != nil {
+		if e := nameErrors(err, root, files); e != nil {
+			return nil, e
+		}
 		return nil, newError(err)
 	}
 	m := &Model{Root: root, Values: root.LookupPath(cue.ParsePath("#Values"))}
@@ -189,7 +195,7 @@ func newError(err error) *Error {
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
 		if p := e.Path(); len(p) > 0 {
-			msg = strings.Join(p, ".") + ": " + msg
+			msg = pathString(p) + ": " + msg
 		}
 		var ps []Position
 		for _, p := range cueerrors.Positions(e) {
@@ -205,6 +211,108 @@ func newError(err error) *Error {
 		out.Issues = []Issue{{Message: err.Error()}}
 	}
 	return &out
+}
+
+// pathString writes an error's path as the model's files spell it:
+// interfaces.rucio-db.consumers[1].
+func pathString(p []string) string {
+	var b strings.Builder
+	for i, s := range p {
+		if _, err := strconv.Atoi(s); err == nil {
+			fmt.Fprintf(&b, "[%s]", s)
+			continue
+		}
+		if u, err := strconv.Unquote(s); err == nil {
+			s = u
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+// nameRefs are the definitions in schema.cue that a name must match: a
+// disjunction of every key of a section.
+var nameRefs = map[string]struct{ section, what string }{
+	"#SubchartName":   {"subcharts", "a subchart"},
+	"#ComponentName":  {"components", "a component"},
+	"#ExternalName":   {"externals", "an external interface"},
+	"#CredentialName": {"credentials", "a credential"},
+	"#InterfaceName":  {"interfaces", "an interface"},
+}
+
+var nameDefRE = regexp.MustCompile(`(?m)^(#[A-Za-z]+Name):`)
+
+// nameErrors turns CUE's errors for a name that is not one of a
+// section's keys (a typo such as "rucio-sever"), which list one
+// "conflicting values" error per key the name could have been and more
+// that follow from it, into one issue per misspelt name at the name:
+// "file:line:col: path: "x" is not a component (one of: ...)". It returns
+// nil when no error is of that kind.
+func nameErrors(err error, root cue.Value, files map[string][]byte) *Error {
+	// The line of schema.cue where each name definition is written: an
+	// error caused by one carries a position on that line.
+	defs := map[int]string{}
+	src := files["schema.cue"]
+	for _, m := range nameDefRE.FindAllSubmatchIndex(src, -1) {
+		name := string(src[m[2]:m[3]])
+		if _, ok := nameRefs[name]; ok {
+			defs[bytes.Count(src[:m[0]], []byte("\n"))+1] = name
+		}
+	}
+	schemaFile := path.Join(virtualRoot, "schema.cue")
+	var out Error
+	seen := map[Position]bool{}
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		if format != "conflicting values %s and %s" || len(args) != 2 {
+			continue
+		}
+		var def, name string
+		var lit Position
+		for _, p := range cueerrors.Positions(e) {
+			if p.Filename() == schemaFile {
+				if d, ok := defs[p.Line()]; ok {
+					def = d
+				}
+				continue
+			}
+			// The misspelt name is the argument written at this position.
+			for _, a := range args {
+				if s := fmt.Sprint(a); writtenAt(files, p, s) {
+					lit, name = position(p), s
+				}
+			}
+		}
+		if def == "" || name == "" || seen[lit] {
+			continue
+		}
+		seen[lit] = true
+		ref := nameRefs[def]
+		names, _, _ := entries(root.LookupPath(cue.MakePath(cue.Str(ref.section))))
+		sort.Strings(names)
+		out.Issues = append(out.Issues, Issue{Pos: lit, Message: fmt.Sprintf("%s: %s is not %s (one of: %s)",
+			pathString(e.Path()), name, ref.what, strings.Join(names, ", "))})
+	}
+	if len(out.Issues) == 0 {
+		return nil
+	}
+	return &out
+}
+
+// writtenAt reports whether text is written in the module's files at p.
+func writtenAt(files map[string][]byte, p token.Pos, text string) bool {
+	rel, ok := strings.CutPrefix(p.Filename(), virtualRoot+"/")
+	if !ok || p.Line() < 1 || p.Column() < 1 {
+		return false
+	}
+	lines := bytes.Split(files[rel], []byte("\n"))
+	if p.Line() > len(lines) || p.Column() > len(lines[p.Line()-1]) {
+		return false
+	}
+	return bytes.HasPrefix(lines[p.Line()-1][p.Column()-1:], []byte(text))
 }
 
 func position(p token.Pos) Position {

@@ -130,10 +130,11 @@ func TestModel(t *testing.T) {
 // TestLoadErrors: a broken model is reported at file:line:col.
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
-		name string
-		file string // replaced or added file
-		src  string
-		want string // substring of the error
+		name     string
+		file     string // replaced or added file
+		src      string
+		old, new string // or: replace old with new in file
+		want     string // substring of the error
 	}{{
 		name: "syntax",
 		file: "broken.cue",
@@ -143,7 +144,45 @@ func TestLoadErrors(t *testing.T) {
 		name: "unknown consumer",
 		file: "extra.cue",
 		src:  "package interfaces\n\n// A thing.\ninterfaces: thing: {provider: \"testkit\", ports: [{name: \"x\", port: 7000}], consumers: [\"nobody\"]}\n",
-		want: `interfaces/extra.cue:4:88: interfaces.thing.consumers.0: conflicting values "conveyor-finisher" and "nobody"`,
+		want: `interfaces/extra.cue:4:88: interfaces.thing.consumers[0]: "nobody" is not a component (one of: cert-generator, conveyor-finisher, `,
+	}, {
+		// A misspelt name is one line at the name, not one "conflicting
+		// values" error per name it could have been.
+		name: "misspelt consumer",
+		file: "internal.cue",
+		old:  `consumers: ["rucio-server", "conveyor-submitter",`,
+		new:  `consumers: ["rucio-server", "rucio-sever",`,
+		want: `interfaces/internal.cue:16:31: interfaces.rucio-db.consumers[1]: "rucio-sever" is not a component (one of: cert-generator, conveyor-finisher, conveyor-poller, `,
+	}, {
+		name: "misspelt subchart",
+		file: "components.cue",
+		old:  `"rucio-server": {subchart: "bdms"`,
+		new:  `"rucio-server": {subchart: "bdsm"`,
+		want: `interfaces/components.cue:33:29: components.rucio-server.subchart: "bdsm" is not a subchart (one of: bdms, cert-generator-grid, fts, iam, storage, testkit, wms)`,
+	}, {
+		name: "misspelt subchart of a toggle",
+		file: "externals.cue",
+		old:  `toggle: ["bdms", "rucio-db", "enabled"]`,
+		new:  `toggle: ["bdsm", "rucio-db", "enabled"]`,
+		want: `interfaces/externals.cue:61:13: externals.rucio-database.fixture.toggle[0]: "bdsm" is not a subchart (one of: bdms, `,
+	}, {
+		name: "misspelt external",
+		file: "components.cue",
+		old:  `fixtureFor: "rucio-database"`,
+		new:  `fixtureFor: "rucio-databse"`,
+		want: `interfaces/components.cue:45:70: components.rucio-db.fixtureFor: "rucio-databse" is not an external interface (one of: compute, cvmfs, dirac-database, fts, iam, registry, rucio-database, storage)`,
+	}, {
+		name: "misspelt credential",
+		file: "externals.cue",
+		old:  `credentials: ["rucio-db-password"]`,
+		new:  `credentials: ["rucio-db-pasword"]`,
+		want: `interfaces/externals.cue:57:17: externals.rucio-database.credentials[0]: "rucio-db-pasword" is not a credential (one of: dirac-ce-ssh-password, `,
+	}, {
+		name: "misspelt interface",
+		file: "inbound.cue",
+		old:  `interface: "rucio-server"`,
+		new:  `interface: "rucio-sever"`,
+		want: `interfaces/inbound.cue:18:30: inbound.rucio-server.interface: "rucio-sever" is not an interface (one of: dirac-ce, dirac-db, `,
 	}, {
 		name: "port out of bounds",
 		file: "extra.cue",
@@ -163,13 +202,23 @@ func TestLoadErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := Files()
-			files[tt.file] = []byte(tt.src)
+			if tt.old != "" {
+				if !strings.Contains(string(files[tt.file]), tt.old) {
+					t.Fatalf("%s does not contain %q", tt.file, tt.old)
+				}
+				files[tt.file] = []byte(strings.Replace(string(files[tt.file]), tt.old, tt.new, 1))
+			} else {
+				files[tt.file] = []byte(tt.src)
+			}
 			_, err := Load(files)
 			if err == nil {
 				t.Fatal("loaded a broken model")
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error\n%v\ndoes not contain %q", err, tt.want)
+			}
+			if strings.Contains(tt.want, "is not") && strings.Count(err.Error(), "\n") > 0 {
+				t.Fatalf("a misspelt name gives more than one line:\n%v", err)
 			}
 		})
 	}

@@ -19,11 +19,16 @@ import (
 type Output struct {
 	Path string
 	Data []byte
+	// Skip, when set, says why the file cannot be generated under this
+	// root; Write and Drift pass over it.
+	Skip string
 }
 
 // Outputs computes every file dpps-schemagen generates, from the sources
 // under root: the CUE module in root/interfaces when there is one (else the
-// module built into the binary) and the Go types of transforms/ and catalog/.
+// module built into the binary) and the Go doc comments of transforms/ and
+// catalog/. Outside the repository, where those Go sources are not, the
+// files made from them come back with Skip set.
 func Outputs(root string) ([]Output, error) {
 	files := interfaces.Files()
 	if _, err := os.Stat(filepath.Join(root, interfaces.Dir, "cue.mod", "module.cue")); err == nil {
@@ -37,11 +42,18 @@ func Outputs(root string) ([]Output, error) {
 // OutputsFrom is Outputs with the CUE module given as files (path relative
 // to the module root to content, as interfaces.Load takes them).
 func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
-	cfg, err := RenderConfigSchema(root)
-	if err != nil {
+	var outs []Output
+	if skip, err := goSources(root, "transforms"); err != nil {
 		return nil, err
+	} else if skip != "" {
+		outs = append(outs, Output{Path: RenderConfigFile, Skip: skip})
+	} else {
+		cfg, err := RenderConfigSchema(root)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, Output{Path: RenderConfigFile, Data: cfg})
 	}
-	outs := []Output{{Path: RenderConfigFile, Data: cfg}}
 	m, err := interfaces.Load(files)
 	if err != nil {
 		return nil, err
@@ -67,11 +79,17 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 		return nil, err
 	}
 	outs = append(outs, Output{Path: CatalogFile, Data: cj})
-	cs, err := catalog.JSONSchema(root, GeneratedHeader+". From the Go types of catalog/: edit them, then run 'make generate'.")
-	if err != nil {
+	if skip, err := goSources(root, "catalog"); err != nil {
 		return nil, err
+	} else if skip != "" {
+		outs = append(outs, Output{Path: catalog.SchemaFile, Skip: skip})
+	} else {
+		cs, err := catalog.JSONSchema(root, GeneratedHeader+". From the Go types of catalog/: edit them, then run 'make generate'.")
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, Output{Path: catalog.SchemaFile, Data: cs})
 	}
-	outs = append(outs, Output{Path: catalog.SchemaFile, Data: cs})
 	vs, err := catalog.ValidationSchema(GeneratedHeader + ". " + catalog.SchemaFile + " without descriptions, built into the binaries: run 'make generate'.")
 	if err != nil {
 		return nil, err
@@ -80,9 +98,27 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 	return outs, nil
 }
 
+// goSources says why the Go package dir (relative to root), whose doc
+// comments become a schema's descriptions, cannot be read: "" when it can.
+// The types are built into the binary; their comments are not.
+func goSources(root, dir string) (string, error) {
+	pattern := filepath.Join(root, dir, "*.go")
+	names, err := filepath.Glob(pattern)
+	if err != nil {
+		return "", err
+	}
+	if len(names) == 0 {
+		return "its descriptions are the doc comments of " + pattern + ", and there are none (run generate in the repository)", nil
+	}
+	return "", nil
+}
+
 // Write writes the outputs under root.
 func Write(root string, outs []Output) error {
 	for _, o := range outs {
+		if o.Skip != "" {
+			continue
+		}
 		p := filepath.Join(root, o.Path)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
@@ -99,6 +135,9 @@ func Write(root string, outs []Output) error {
 func Drift(root string, outs []Output) ([]byte, error) {
 	var all bytes.Buffer
 	for _, o := range outs {
+		if o.Skip != "" {
+			continue
+		}
 		have, err := os.ReadFile(filepath.Join(root, o.Path))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err

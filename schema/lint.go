@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,14 +53,22 @@ type LintError struct{ Err error }
 func (e *LintError) Error() string { return e.Err.Error() }
 func (e *LintError) Unwrap() error { return e.Err }
 
-// Lint merges the values files in Helm's -f order, coalesces them with the
-// chart's defaults as Helm does (chartutil, the same code Helm runs), and
-// validates the result against the chart's values.schema.json and every
-// subchart's with the library Helm uses (santhosh-tekuri/jsonschema/v6).
-// Each problem points at the line of the file that set the value; a
-// missing key points at its parent mapping. It returns a *LintError when
-// nothing could be checked.
+// Lint is LintValues of values files alone.
 func Lint(chartDir string, files []string) ([]Problem, error) {
+	return LintValues(chartDir, Values{Files: files})
+}
+
+// LintValues merges the values files in Helm's -f order, applies the --set
+// flags after them with Helm's own parser (strvals), coalesces the result
+// with the chart's defaults as Helm does (chartutil, the same code Helm
+// runs), and validates it against the chart's values.schema.json and every
+// subchart's with the library Helm uses (santhosh-tekuri/jsonschema/v6).
+// Each problem points at the line of the file, or the --set assignment,
+// that set the value; a missing key points at its parent mapping in the
+// user's files, else at the first line of the last -f file. It returns a
+// *LintError when nothing could be checked.
+func LintValues(chartDir string, in Values) ([]Problem, error) {
+	files := in.Files
 	chrt, err := loader.Load(chartDir)
 	if err != nil {
 		return nil, &LintError{fmt.Errorf("loading chart %s: %w", chartDir, err)}
@@ -86,12 +95,23 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 	if len(problems) > 0 {
 		return problems, nil
 	}
-	// The chart's own defaults come after every -f file when a position is
-	// looked up: a value no file sets was set by them.
+	sets, err := applySets(in.setFlags(), merged)
+	if err != nil {
+		return nil, err
+	}
+	// Positions are looked up highest precedence first: the --set flags,
+	// the -f files from the last, then the chart's own defaults (a value
+	// nothing else sets was set by them).
 	for i, j := 0, len(srcs)-1; i < j; i, j = i+1, j-1 {
 		srcs[i], srcs[j] = srcs[j], srcs[i]
 	}
-	srcs = append(srcs, chartSources(chartDir, chrt)...)
+	srcs = append(append(sets, srcs...), chartSources(chartDir, chrt)...)
+	order := append([]string{}, files...)
+	for i := len(sets) - 1; i >= 0; i-- {
+		if !slices.Contains(order, sets[i].name) {
+			order = append(order, sets[i].name)
+		}
+	}
 
 	// Helm's dependency processing fails, with a message that names no file
 	// ("type mismatch on wms: %!t(float64=0)"), when a subchart's values or
@@ -106,7 +126,7 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 		}
 	}
 	if len(problems) > 0 {
-		sortProblems(problems, files)
+		sortProblems(problems, order)
 		return problems, nil
 	}
 	fail := func(what string, err error) []Problem {
@@ -127,7 +147,7 @@ func Lint(chartDir string, files []string) ([]Problem, error) {
 	for _, v := range vs {
 		problems = append(problems, v.problems(srcs)...)
 	}
-	sortProblems(problems, files)
+	sortProblems(problems, order)
 	return problems, nil
 }
 
@@ -266,7 +286,7 @@ func chartSources(dir string, chrt *chart.Chart) []*source {
 		}
 		var doc yamlv3.Node
 		if yamlv3.Unmarshal(data, &doc) == nil {
-			out = append(out, &source{name: file, root: &doc, prefix: prefix})
+			out = append(out, &source{name: file, root: &doc, prefix: prefix, chart: true})
 		}
 	}
 	add(filepath.Join(dir, "values.yaml"), nil)
@@ -379,7 +399,13 @@ func (v violation) problems(srcs []*source) []Problem {
 		}
 		return out
 	}
-	file, line, col := locate(srcs, v.tokens, false)
+	var file string
+	var line, col int
+	if _, ok := v.kind.(*kind.Required); ok {
+		file, line, col = locateMissing(srcs, v.tokens)
+	} else {
+		file, line, col = locate(srcs, v.tokens, false)
+	}
 	msg := v.kind.LocalizedString(printer)
 	if sensitive(v.tokens) {
 		msg = redacted(v.kind)
@@ -424,10 +450,47 @@ func redacted(k jsonschema.ErrorKind) string {
 
 // source is one values file's node tree; prefix is where its root sits in
 // the merged values (a subchart's own values.yaml sits under its name).
+// chart marks the chart's own values files, set a --set assignment.
 type source struct {
 	name   string
 	root   *yamlv3.Node
 	prefix []string
+	chart  bool
+	set    bool
+}
+
+// locateMissing is where a missing key is reported: its parent mapping (or
+// the nearest ancestor) in the user's values, not the chart's: a site
+// fixes its own file. When the user's values hold no ancestor, it is the
+// first line of the last -f file.
+func locateMissing(srcs []*source, tokens []string) (string, int, int) {
+	var user []*source
+	last := ""
+	for _, s := range srcs {
+		if !s.chart {
+			user = append(user, s)
+			if last == "" && !s.set {
+				last = s.name
+			}
+		}
+	}
+	if len(tokens) >= 2 && tokens[1] == "global" {
+		tokens = tokens[1:]
+	}
+	for depth := len(tokens); depth >= 1; depth-- {
+		for _, s := range user {
+			if key, val := find(s.root, tokens[:depth]); val != nil && key != nil {
+				return s.name, key.Line, key.Column
+			}
+		}
+	}
+	if last == "" && len(user) > 0 {
+		last = user[0].name
+	}
+	if last == "" {
+		return locate(srcs, tokens, false)
+	}
+	return last, 1, 1
 }
 
 // locate finds the file, line and column that set the value at tokens: the
@@ -506,8 +569,8 @@ func find(n *yamlv3.Node, tokens []string) (key, val *yamlv3.Node) {
 	return key, n
 }
 
-// sortProblems orders problems by file (the -f files in order, then the
-// chart's), line, column and pointer.
+// sortProblems orders problems by file (the -f files and --set flags in
+// order, then the chart's), line, column and pointer.
 func sortProblems(ps []Problem, files []string) {
 	rank := func(f string) int {
 		for i, x := range files {

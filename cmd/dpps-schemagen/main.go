@@ -1,6 +1,7 @@
 // Command dpps-schemagen generates the DPPS chart's schema, subchart values
 // and interface catalog from the CUE model in interfaces/, checks that the
-// committed copies are current, and lints values files for CI.
+// committed copies are current, lints values files for CI and writes a new
+// site's values skeleton.
 package main
 
 import (
@@ -8,11 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/ctao/dpps-deploy/interfaces"
+	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/schema"
 )
 
@@ -21,11 +25,14 @@ func main() {
 }
 
 const usage = `dpps-schemagen: generate the DPPS chart's schema, values and catalog from
-interfaces/*.cue, and lint values files against the chart's schema.
+interfaces/*.cue, lint values files against the chart's schema, and start a
+site's values file.
 
 Usage:
   dpps-schemagen generate [--root DIR] [--check]
-  dpps-schemagen lint -f FILE [-f FILE ...] [--chart DIR] [--output text|json|junit]
+  dpps-schemagen lint -f FILE [-f FILE ...] [--set|--set-string|--set-file K=V ...]
+                      [--chart DIR] [--output text|json|junit]
+  dpps-schemagen init [-o FILE] [--force] [--chart DIR]
 
 generate writes every generated file under the repository root:
   charts/dpps/values.schema.json          the umbrella chart's values schema
@@ -39,20 +46,36 @@ generate writes every generated file under the repository root:
                                           into the binaries
   schema/dpps-render.config.schema.json   schema of dpps-render's --config file
 The CUE module is read from DIR/interfaces when it exists, else the copy
-built into this binary is used. With --check nothing is written: stale or
+built into this binary is used (and said so on stderr). The two schemas
+whose descriptions are Go doc comments need the Go sources (DIR/transforms,
+DIR/catalog): outside the repository they are skipped, each named on
+stderr with the reason, and the rest is written. With --check nothing is written: stale or
 missing files are printed as a unified diff and the exit code is 1. CI runs
 it. The chart author's loop: edit interfaces/*.cue, run 'make generate',
 commit the CUE and the generated files together.
 
 lint merges the -f files in order (a later file wins, as with helm -f),
-coalesces them with the chart's defaults as Helm does, and validates the
-result against the chart's values.schema.json (and each subchart's) with the
-library Helm uses, so lint and 'helm install' agree. Every problem is
-printed as
+applies every --set, then every --set-string, then every --set-file with
+Helm's parser, as helm install does, coalesces the result with the chart's
+defaults as Helm does, and validates it against the chart's
+values.schema.json (and each subchart's) with the library Helm uses, so
+lint and 'helm install' agree. Every problem is printed as
   file:line:col: /json/pointer: message
 pointing at the line of the file that set the value; a missing key points at
-its parent mapping. Values that may be credentials are never printed.
+its parent mapping in your files (else at the first line of the last -f
+file). A value a --set flag set is reported as
+  --set ARG:1:col: /json/pointer: message
+with col the column in ARG of the assignment that set it. Values that may
+be credentials are never printed, not even in ARG.
 --output json prints an object, --output junit JUnit XML for GitLab CI.
+
+init writes a new site values file from the chart's values.schema.json: a
+'# yaml-language-server: $schema=...' line (editors then complete and check
+keys), every key of global and the 'enabled' switches of the subcharts,
+commented out, each after its description and default and, for each
+external interface, what stands in for it until the site sets it.
+As written it sets nothing and passes lint and helm lint. It writes to
+stdout, or to FILE, which it never overwrites without --force.
 
 Exit codes: 0 current / valid, 1 stale files / invalid values, 2 usage or
 I/O error (including a CUE model that does not load: its errors are printed
@@ -71,6 +94,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		l := newLintFlags(&lintConfig{})
 		l.SetOutput(stdout)
 		l.PrintDefaults()
+		fmt.Fprint(stdout, "\nFlags of init:\n")
+		i := newInitFlags(&initConfig{})
+		i.SetOutput(stdout)
+		i.PrintDefaults()
 		if len(args) == 0 {
 			return 2
 		}
@@ -81,8 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return generate(args[1:], stdout, stderr)
 	case "lint":
 		return lint(args[1:], stdout, stderr)
+	case "init":
+		return initValues(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "dpps-schemagen: unknown command %q; valid commands: generate, lint\n", args[0])
+	fmt.Fprintf(stderr, "dpps-schemagen: unknown command %q; valid commands: generate, lint, init\n", args[0])
 	return 2
 }
 
@@ -116,6 +145,14 @@ func generate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		report(stderr, err)
 		return 2
+	}
+	if _, err := os.Stat(filepath.Join(c.root, interfaces.Dir, "cue.mod", "module.cue")); err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen: no CUE module in %s: using the copy built into this binary\n", filepath.Join(c.root, interfaces.Dir))
+	}
+	for _, o := range outs {
+		if o.Skip != "" {
+			fmt.Fprintf(stderr, "dpps-schemagen: skipped %s: %s\n", o.Path, o.Skip)
+		}
 	}
 	if !c.check {
 		if err := schema.Write(c.root, outs); err != nil {
@@ -158,15 +195,18 @@ func (s *stringList) Set(v string) error {
 }
 
 type lintConfig struct {
-	files  stringList
-	chart  string
-	output string
+	files, set, setString, setFile stringList
+	chart                          string
+	output                         string
 }
 
 func newLintFlags(c *lintConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
 	fs.Var(&c.files, "f", "values `file`, repeatable; later files win (as helm -f)")
 	fs.Var(&c.files, "values", "same as -f")
+	fs.Var(&c.set, "set", "set `key=value`[,key=value...] after the files, repeatable (as helm --set)")
+	fs.Var(&c.setString, "set-string", "set `key=value` as a string, after every --set (as helm --set-string)")
+	fs.Var(&c.setFile, "set-file", "set key=`path`: key to the content of the local file, last (as helm --set-file)")
 	fs.StringVar(&c.chart, "chart", "charts/dpps", "chart `dir`ectory whose values.schema.json and defaults apply")
 	fs.StringVar(&c.output, "output", "text", "output `format`: text, json or junit")
 	return fs
@@ -186,8 +226,8 @@ func parseLintArgs(args []string, stderr io.Writer) (*lintConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q: give values files with -f", fs.Args())
 	}
-	if len(c.files) == 0 {
-		return nil, errors.New("no values file: give at least one with -f")
+	if len(c.files)+len(c.set)+len(c.setString)+len(c.setFile) == 0 {
+		return nil, errors.New("no values file: give at least one with -f (or values with --set)")
 	}
 	if !slices.Contains(schema.LintFormats, c.output) {
 		return nil, fmt.Errorf("unknown --output %q; valid formats: %s", c.output, strings.Join(schema.LintFormats, ", "))
@@ -206,7 +246,7 @@ func lint(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	problems, err := schema.Lint(c.chart, c.files)
+	problems, err := schema.LintValues(c.chart, schema.Values{Files: c.files, Set: c.set, SetString: c.setString, SetFile: c.setFile})
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-schemagen lint: %v\n", err)
 		return 2
@@ -228,4 +268,104 @@ type flagError struct{ error }
 func isFlagError(err error) bool {
 	var fe flagError
 	return errors.As(err, &fe)
+}
+
+type initConfig struct {
+	out   string
+	chart string
+	force bool
+}
+
+func newInitFlags(c *initConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("init", flag.ContinueOnError)
+	fs.StringVar(&c.out, "o", "", "write the values to `file` (default stdout)")
+	fs.StringVar(&c.chart, "chart", "charts/dpps", "chart `dir`ectory whose values.schema.json the values follow")
+	fs.BoolVar(&c.force, "force", false, "overwrite the -o file if it exists")
+	return fs
+}
+
+func initValues(args []string, stdout, stderr io.Writer) int {
+	var c initConfig
+	fs := newInitFlags(&c)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "dpps-schemagen init: unexpected arguments %q: name the file with -o\n", fs.Args())
+		return 2
+	}
+	schemaFile := filepath.Join(c.chart, "values.schema.json")
+	data, err := boundedfile.Read(schemaFile, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	// The modeline's path is relative to the file's directory, as editors
+	// resolve it.
+	from := "."
+	if c.out != "" {
+		from = filepath.Dir(c.out)
+	}
+	ref, err := relPath(from, schemaFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	name := "FILE"
+	if c.out != "" {
+		name = c.out
+	}
+	out, err := schema.Skeleton(data, ref, c.chart, name)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %s: %v\n", c.chart, err)
+		return 2
+	}
+	if c.out == "" {
+		stdout.Write(out)
+		return 0
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if c.force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(c.out, flags, 0o644)
+	if errors.Is(err, iofs.ErrExist) {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %s exists: give --force to overwrite it\n", c.out)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	if _, err := f.Write(out); err != nil {
+		f.Close()
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen init: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// relPath is target relative to dir, with forward slashes.
+func relPath(dir, target string) (string, error) {
+	a, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	b, err := filepath.Abs(target)
+	if err != nil {
+		return "", err
+	}
+	r, err := filepath.Rel(a, b)
+	if err != nil {
+		return "", err
+	}
+	return filepath.ToSlash(r), nil
 }

@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"io/fs"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/schema/schematest"
 )
@@ -30,7 +36,9 @@ func TestParseLintArgs(t *testing.T) {
 		{"no file", []string{"--output", "json"}, nil, "no values file"},
 		{"bad output", []string{"-f", "a.yaml", "--output", "sarif"}, nil, `unknown --output "sarif"; valid formats: text, json, junit`},
 		{"positional", []string{"-f", "a.yaml", "b.yaml"}, nil, "unexpected arguments"},
-		{"unknown flag", []string{"--set", "x=1"}, nil, "flag provided but not defined"},
+		{"set flags", []string{"--set", "a=1,b=2", "--set-file", "c=f", "--set-string", "d=1", "--set", "e=3"},
+			&lintConfig{set: stringList{"a=1,b=2", "e=3"}, setString: stringList{"d=1"}, setFile: stringList{"c=f"}, chart: "charts/dpps", output: "text"}, ""},
+		{"unknown flag", []string{"--set-json", "x=1"}, nil, "flag provided but not defined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +67,9 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, 2, "dpps-schemagen lint -f FILE", ""},
 		{[]string{"--help"}, 0, "edit interfaces/*.cue, run 'make generate'", ""},
-		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"; valid commands: generate, lint`},
+		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"; valid commands: generate, lint, init`},
+		{[]string{"init", "extra"}, 2, "", `unexpected arguments ["extra"]: name the file with -o`},
+		{[]string{"--help"}, 0, "dpps-schemagen init [-o FILE] [--force] [--chart DIR]", ""},
 		{[]string{"lint"}, 2, "", "no values file"},
 		{[]string{"lint", "--output", "xml", "-f", "a.yaml"}, 2, "", `unknown --output "xml"`},
 		{[]string{"generate", "extra"}, 2, "", "unexpected arguments"},
@@ -206,5 +216,122 @@ func TestGenerate(t *testing.T) {
 	}
 	if !strings.Contains(errs.String(), "interfaces/broken.cue:3:32: ") {
 		t.Errorf("stderr lacks the position of the error:\n%s", errs.String())
+	}
+}
+
+// TestInit: the skeleton init writes, pinned by testdata/init.yaml
+// (-update rewrites it), starts with a modeline that resolves to the
+// chart's schema, passes lint and helm lint as written, names every
+// external interface and subchart of the catalog, and, uncommented
+// whole, is YAML whose keys the schema all knows.
+func TestInit(t *testing.T) {
+	chart, err := filepath.Abs(filepath.Join(repoRoot, "charts", "dpps"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if code := run([]string{"init", "--chart", "../../charts/dpps"}, &out, &errs); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errs.String())
+	}
+	compareGolden(t, filepath.Join("testdata", "init.yaml"), out.Bytes())
+
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site", "values.yaml")
+	os.MkdirAll(filepath.Dir(site), 0o755)
+	if code := run([]string{"init", "-o", site, "--chart", chart}, &out, &errs); code != 0 {
+		t.Fatalf("init -o: exit %d: %s", code, errs.String())
+	}
+	data, err := os.ReadFile(site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, _ := strings.Cut(string(data), "\n")
+	ref, ok := strings.CutPrefix(first, "# yaml-language-server: $schema=")
+	if !ok {
+		t.Fatalf("first line %q is not the modeline", first)
+	}
+	got, err1 := os.Stat(filepath.Join(filepath.Dir(site), filepath.FromSlash(ref)))
+	want, err2 := os.Stat(filepath.Join(chart, "values.schema.json"))
+	if err1 != nil || err2 != nil || !os.SameFile(got, want) {
+		t.Errorf("the modeline's %s does not resolve to the chart's schema: %v %v", ref, err1, err2)
+	}
+	errs.Reset()
+	if code := run([]string{"lint", "--chart", chart, "-f", site}, &out, &errs); code != 0 {
+		t.Errorf("lint of the skeleton: exit %d: %s", code, errs.String())
+	}
+	for _, env := range []string{"DPPS_HELM3", "DPPS_HELM4"} {
+		helm := os.Getenv(env)
+		if helm == "" {
+			continue
+		}
+		cmd := exec.Command(helm, "lint", "--strict", chart, "-f", site)
+		cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, "cache"), "HELM_CONFIG_HOME="+filepath.Join(dir, "config"), "HELM_DATA_HOME="+filepath.Join(dir, "data"))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s lint of the skeleton: %v\n%s", env, err, b)
+		}
+	}
+
+	// Uncommented whole (the first "# " of every line after the header
+	// removed), the skeleton is YAML with every external interface and
+	// every subchart of the catalog, and lint finds no key the schema does
+	// not know: only the <...> placeholders are wrong.
+	_, body, ok := strings.Cut(rest, "\n#\n")
+	if !ok {
+		t.Fatal("no '#' line after the header")
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		if l == "#" {
+			b.WriteString("\n")
+			continue
+		}
+		u, ok := strings.CutPrefix(l, "# ")
+		if !ok {
+			t.Fatalf("line %q does not start with '# '", l)
+		}
+		b.WriteString(u + "\n")
+	}
+	var vals struct {
+		Global struct {
+			Externals map[string]any `json:"externals"`
+		} `json:"global"`
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal([]byte(b.String()), &vals); err != nil {
+		t.Fatalf("uncommented skeleton: %v\n%s", err, b.String())
+	}
+	yaml.Unmarshal([]byte(b.String()), &top)
+	var cat struct {
+		Subcharts map[string]any `json:"subcharts"`
+		Externals map[string]any `json:"externals"`
+	}
+	catJSON, err := os.ReadFile(filepath.Join(chart, "catalog.json"))
+	if err != nil || json.Unmarshal(catJSON, &cat) != nil {
+		t.Fatalf("catalog.json: %v", err)
+	}
+	if g, w := slices.Sorted(maps.Keys(vals.Global.Externals)), slices.Sorted(maps.Keys(cat.Externals)); !slices.Equal(g, w) || len(w) == 0 {
+		t.Errorf("skeleton's global.externals %v, the catalog's externals %v", g, w)
+	}
+	for s := range cat.Subcharts {
+		if _, ok := top[s]; !ok {
+			t.Errorf("skeleton lacks the subchart %s", s)
+		}
+	}
+	full := filepath.Join(dir, "full.yaml")
+	os.WriteFile(full, []byte(b.String()), 0o644)
+	out.Reset()
+	if code := run([]string{"lint", "--chart", chart, "-f", full, "--output", "json"}, &out, &errs); code != 1 {
+		t.Fatalf("lint of the uncommented skeleton: exit %d, want 1 (placeholders)", code)
+	}
+	var res struct {
+		Problems []struct{ Pointer, Keyword, Message string }
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Problems {
+		if p.Keyword == "additionalProperties" {
+			t.Errorf("the skeleton has a key the schema does not know: %s: %s", p.Pointer, p.Message)
+		}
 	}
 }
