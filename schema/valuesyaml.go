@@ -156,6 +156,12 @@ func (w *yamlWriter) block(x any, indent int) error {
 				w.buf.WriteString(pad + "- " + s + "\n")
 				continue
 			}
+			// A scalar longer than the line (a probe's shell command) goes
+			// on its own line all the same.
+			if s, ok := scalarValue(e); ok {
+				w.buf.WriteString(pad + "- " + s + "\n")
+				continue
+			}
 			m, ok := e.(*omap)
 			if !ok || len(m.keys) == 0 {
 				return fmt.Errorf("a list element of %d characters cannot be written", len(fmt.Sprint(e)))
