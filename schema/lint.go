@@ -144,8 +144,25 @@ func LintValues(chartDir string, in Values) ([]Problem, error) {
 	if err := validateChart(chrt, vals.AsMap(), nil, &vs); err != nil {
 		return nil, &LintError{err}
 	}
+	deps := map[string]bool{}
+	for _, d := range chrt.Dependencies() {
+		deps[d.Name()] = true
+	}
+	seen := map[Problem]bool{}
 	for _, v := range vs {
-		problems = append(problems, v.problems(srcs)...)
+		// Helm copies global into every subchart, whose schema checks it
+		// again: a problem there is the one reported at /global.
+		if len(v.tokens) > 1 && deps[v.tokens[0]] && v.tokens[1] == "global" {
+			continue
+		}
+		// The umbrella's schema and the subchart's own both check a
+		// subchart's values: report each problem once.
+		for _, p := range v.problems(srcs) {
+			if !seen[p] {
+				seen[p] = true
+				problems = append(problems, p)
+			}
+		}
 	}
 	sortProblems(problems, order)
 	return problems, nil

@@ -34,7 +34,7 @@ func TestLint(t *testing.T) {
 		want           []string // "file:line:col: /pointer: message"; file relative to the temp dir
 	}{{
 		name:  "valid",
-		files: []string{"a.yaml", "bdms: {enabled: true, image: {tag: x}}\nglobal: {externals: {fts: {url: 'https://fts.example.org:8446'}}}\n"},
+		files: []string{"a.yaml", "bdms: {enabled: true, rucio-server: {image: {tag: x}}}\nglobal: {externals: {fts: {url: 'https://fts.example.org:8446'}}}\n"},
 	}, {
 		name:  "four errors",
 		files: []string{"site.yaml", fourErrors},

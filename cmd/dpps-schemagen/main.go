@@ -35,11 +35,16 @@ Usage:
   dpps-schemagen init [-o FILE] [--force] [--chart DIR]
 
 generate writes every generated file under the repository root:
+  charts/dpps/values.yaml                 the chart's defaults, every key with
+                                          its description (#Values' defaults)
   charts/dpps/values.schema.json          the umbrella chart's values schema
                                           (JSON Schema 2020-12, from #Values)
   charts/dpps/charts/<subchart>/values.yaml
                                           each subchart's interfaces, shared
                                           objects and credential references
+  charts/dpps/charts/<subchart>/values.schema.json
+                                          each subchart's values schema (Helm
+                                          checks it too; global included)
   charts/dpps/catalog.json                the interface catalog dpps-render reads
   schema/catalog.schema.json              the catalog's schema
   catalog/validation.schema.json          the same without descriptions, built
@@ -49,10 +54,13 @@ The CUE module is read from DIR/interfaces when it exists, else the copy
 built into this binary is used (and said so on stderr). The two schemas
 whose descriptions are Go doc comments need the Go sources (DIR/transforms,
 DIR/catalog): outside the repository they are skipped, each named on
-stderr with the reason, and the rest is written. With --check nothing is written: stale or
-missing files are printed as a unified diff and the exit code is 1. CI runs
-it. The chart author's loop: edit interfaces/*.cue, run 'make generate',
-commit the CUE and the generated files together.
+stderr with the reason, and the rest is written. With --check nothing is
+written: stale or missing files are printed as a unified diff and the
+exit code is 1. CI runs it. Then it prints how many of the chart's default values (the umbrella's
+and every subchart's, coalesced as Helm does) the schemas type, naming any
+that are not. The chart author's loop:
+edit interfaces/*.cue, run 'make generate', commit the CUE and the
+generated files together.
 
 lint merges the -f files in order (a later file wins, as with helm -f),
 applies every --set, then every --set-string, then every --set-file with
@@ -159,7 +167,7 @@ func generate(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dpps-schemagen: %v\n", err)
 			return 2
 		}
-		return 0
+		return coverage(c.root, stdout, stderr)
 	}
 	d, err := schema.Drift(c.root, outs)
 	if err != nil {
@@ -170,6 +178,26 @@ func generate(args []string, stdout, stderr io.Writer) int {
 		stdout.Write(d)
 		fmt.Fprintln(stderr, "dpps-schemagen: generated files are stale: run 'make generate' and commit the result")
 		return 1
+	}
+	return coverage(c.root, stdout, stderr)
+}
+
+// coverage prints how many of the chart's default values its schemas type,
+// and names the others. Outside a repository, with no chart, it prints
+// nothing.
+func coverage(root string, stdout, stderr io.Writer) int {
+	dir := filepath.Join(root, "charts", "dpps")
+	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
+		return 0
+	}
+	cov, err := schema.MeasureCoverage(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "dpps-schemagen: measuring the schema's coverage of %s: %v\n", dir, err)
+		return 2
+	}
+	fmt.Fprintf(stdout, "dpps-schemagen: %s/values.yaml and its subcharts' defaults: %v\n", dir, cov)
+	for _, p := range cov.Untyped {
+		fmt.Fprintf(stderr, "dpps-schemagen: not typed by the schemas: %s\n", p)
 	}
 	return 0
 }

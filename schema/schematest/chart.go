@@ -16,9 +16,9 @@ import (
 )
 
 // Chart writes the chart under t.TempDir() from the outputs of
-// schema.Outputs(root) and returns its directory. Its values.yaml switches
-// every subchart on and sets global.externals to {} and the secrets backend
-// to "chart", as the umbrella chart does.
+// schema.Outputs(root) and returns its directory: the generated values.yaml
+// and values.schema.json of the umbrella and of each subchart, with a
+// Chart.yaml that lists the subcharts.
 func Chart(t testing.TB, root string) string {
 	t.Helper()
 	outs, err := schema.Outputs(root)
@@ -46,23 +46,24 @@ func ChartFrom(t testing.TB, outs []schema.Output) string {
 		switch {
 		case o.Path == schema.ValuesSchemaFile:
 			write("values.schema.json", string(o.Data))
+		case o.Path == schema.ValuesFile:
+			write("values.yaml", string(o.Data))
 		case strings.HasPrefix(o.Path, "charts/dpps/charts/"):
-			name := strings.Split(strings.TrimPrefix(o.Path, "charts/dpps/charts/"), "/")[0]
-			subcharts = append(subcharts, name)
-			write(filepath.Join("charts", name, "values.yaml"), string(o.Data))
-			write(filepath.Join("charts", name, "Chart.yaml"), fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 0.1.0\n", name))
+			name, file, _ := strings.Cut(strings.TrimPrefix(o.Path, "charts/dpps/charts/"), "/")
+			write(filepath.Join("charts", name, file), string(o.Data))
+			if file == "values.yaml" {
+				subcharts = append(subcharts, name)
+				write(filepath.Join("charts", name, "Chart.yaml"), fmt.Sprintf("apiVersion: v2\nname: %s\nversion: 0.1.0\n", name))
+			}
 		}
 	}
 	sort.Strings(subcharts)
-	var chart, values strings.Builder
+	var chart strings.Builder
 	chart.WriteString("apiVersion: v2\nname: dpps\nversion: 0.1.0\ndependencies:\n")
-	values.WriteString("global:\n  externals: {}\n  secrets:\n    backend: chart\n")
 	for _, s := range subcharts {
 		fmt.Fprintf(&chart, "  - name: %s\n    version: 0.1.0\n    condition: %s.enabled\n", s, s)
-		fmt.Fprintf(&values, "%s:\n  enabled: true\n", s)
 	}
 	write("Chart.yaml", chart.String())
-	write("values.yaml", values.String())
 	return dir
 }
 
