@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -37,7 +38,8 @@ type fact struct {
 	// name: the name of a Service, shared object or Secret.
 	name bool
 	// key: the key of a credential in its Secret.
-	key   bool
+	key bool
+	// oldRE finds the old value as a token (tokenRE).
 	oldRE *regexp.Regexp
 }
 
@@ -223,8 +225,10 @@ func copyTree(t *testing.T, from, to string) {
 // every rendered line that changed is the original line with old values
 // replaced by new ones; no old value is left in the mutated render (a hand
 // copy in a template or the chart's values), except where the site's values
-// file types it itself; and every fact the chart uses shows up outside the
-// catalog ConfigMap.
+// file types it itself; every reference to a credential Secret uses a new
+// key; and every fact the chart uses shows up outside the catalog
+// ConfigMap. The mutation covers every Service, shared object and
+// credential of the committed catalog.
 func TestInterfaceFactsFlow(t *testing.T) {
 	helm := os.Getenv("DPPS_HELM3")
 	if helm == "" {
@@ -246,6 +250,7 @@ func TestInterfaceFactsFlow(t *testing.T) {
 	for _, f := range mut.facts {
 		f.oldRE = tokenRE(f.old)
 	}
+	checkCoverage(t, mut.facts)
 	outs, err := schema.OutputsFrom("..", files)
 	if err != nil {
 		t.Fatalf("regenerate from the mutated CUE: %v", err)
@@ -344,6 +349,48 @@ func typedValues(path string) (string, error) {
 var yamlKey = regexp.MustCompile(`[A-Za-z0-9_.-]+:(\s|$)`)
 
 var checksumLine = regexp.MustCompile(`^\s*checksum/[a-z-]+: [0-9a-f]{64}$`)
+
+// checkCoverage: the mutation changes every Service, shared object and
+// credential of the committed catalog, so a new one is not left out.
+func checkCoverage(t *testing.T, facts []*fact) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(chart, "catalog.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Interfaces  map[string]struct{ Service string }    `json:"interfaces"`
+		Shared      map[string]struct{ Name string }       `json:"shared"`
+		Credentials map[string]struct{ SecretName string } `json:"credentials"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	what, secrets, keys := map[string]string{}, 0, 0
+	for _, f := range facts {
+		what[f.what] = f.old
+		if f.key {
+			keys++
+		}
+		if strings.HasPrefix(f.what, "internal.cue credential secretName ") {
+			secrets++
+		}
+	}
+	rendered := func(s string) string { return strings.ReplaceAll(s, "{{ .Release.Name }}", release) }
+	for n, i := range c.Interfaces {
+		if what["interfaces."+n+".service"] != rendered(i.Service) {
+			t.Errorf("interfaces.%s: the mutation does not change its Service name %s", n, i.Service)
+		}
+	}
+	for n, sh := range c.Shared {
+		if what["shared."+n+".name"] != rendered(sh.Name) {
+			t.Errorf("shared.%s: the mutation does not change its name %s", n, sh.Name)
+		}
+	}
+	if secrets != len(c.Credentials) || keys != len(c.Credentials) {
+		t.Errorf("the mutation changes %d credential Secret names and %d keys, the catalog has %d credentials", secrets, keys, len(c.Credentials))
+	}
+}
 
 // checkCredentialKeys: a credential's key is too common a word to look for
 // in the text, so every reference to a credential Secret, and every key of
