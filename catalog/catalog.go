@@ -236,6 +236,9 @@ type Shared struct {
 	Consumers []string `json:"consumers"`
 	// Keys of its data.
 	Keys []string `json:"keys" jsonschema:"minItems=1"`
+	// For a host certificate: the interface whose Service names it
+	// carries.
+	Interface string `json:"interface,omitempty"`
 }
 
 // Credential is a credential by reference: the Secret and key holding it.
@@ -310,6 +313,9 @@ type Field struct {
 	Description string `json:"description"`
 	// Default value, when it has one.
 	Default any `json:"default,omitempty"`
+	// The fields of each item, for a list of objects (the storage
+	// elements, the compute elements).
+	Items []Field `json:"items,omitempty"`
 }
 
 // Fixture is the test fixture of an external interface.
@@ -417,6 +423,9 @@ func (c *Catalog) Validate() error {
 			bad("shared.%s.owner: unknown component %q", n, s.Owner)
 		}
 		refs("shared."+n+".consumers", s.Consumers, components, "component")
+		if _, ok := c.Interfaces[s.Interface]; s.Interface != "" && !ok {
+			bad("shared.%s.interface: unknown interface %q", n, s.Interface)
+		}
 	}
 	for n, cr := range c.Credentials {
 		if !components[cr.Owner] {
@@ -524,11 +533,14 @@ func keySet[V any](m map[string]V) map[string]bool {
 
 // SubchartValues is the generated part of one subchart's values: the
 // interfaces, shared objects and credentials its components provide or
-// consume, in the shape docs/interfaces.md fixes.
+// consume, the external interfaces they consume and their components'
+// metrics endpoints, in the shape docs/interfaces.md fixes.
 type SubchartValues struct {
 	Interfaces  map[string]Interface
 	Shared      map[string]Shared
 	Credentials map[string]Credential
+	Externals   map[string]External
+	Metrics     map[string]Metrics
 }
 
 // ForSubchart selects the entries a subchart's components provide, own or
@@ -536,7 +548,18 @@ type SubchartValues struct {
 func (c *Catalog) ForSubchart(name string) SubchartValues {
 	in := func(comp string) bool { return c.Components[comp].Subchart == name }
 	any := func(list []string) bool { return slices.ContainsFunc(list, in) }
-	out := SubchartValues{Interfaces: map[string]Interface{}, Shared: map[string]Shared{}, Credentials: map[string]Credential{}}
+	out := SubchartValues{Interfaces: map[string]Interface{}, Shared: map[string]Shared{}, Credentials: map[string]Credential{},
+		Externals: map[string]External{}, Metrics: map[string]Metrics{}}
+	for n, e := range c.Externals {
+		if any(e.Consumers) {
+			out.Externals[n] = e
+		}
+	}
+	for n, comp := range c.Components {
+		if comp.Subchart == name && comp.Metrics != nil {
+			out.Metrics[n] = *comp.Metrics
+		}
+	}
 	for n, i := range c.Interfaces {
 		if in(i.Provider) || any(i.Consumers) {
 			out.Interfaces[n] = i
@@ -545,6 +568,11 @@ func (c *Catalog) ForSubchart(name string) SubchartValues {
 	for n, s := range c.Shared {
 		if in(s.Owner) || any(s.Consumers) {
 			out.Shared[n] = s
+			// The owner of a host certificate writes the Service's names
+			// into it.
+			if i, ok := c.Interfaces[s.Interface]; ok && in(s.Owner) {
+				out.Interfaces[s.Interface] = i
+			}
 		}
 	}
 	for n, cr := range c.Credentials {

@@ -111,7 +111,9 @@ func TestForSubchart(t *testing.T) {
 	}{
 		{"bdms", []string{"rucio-server", "rucio-db", "fts", "fts-broker"}, []string{"dirac-db", "fts-db"}},
 		{"wms", []string{"dirac-server", "dirac-db", "dirac-ce", "rucio-server"}, []string{"rucio-db", "fts-db"}},
-		{"cert-generator-grid", nil, []string{"rucio-server"}},
+		// It writes the Service names of rucio-server into its host
+		// certificate, and connects to nothing.
+		{"cert-generator-grid", []string{"rucio-server", "fts"}, []string{"rucio-db", "iam"}},
 	}
 	for _, tt := range tests {
 		sel := c.ForSubchart(tt.subchart)
@@ -128,6 +130,19 @@ func TestForSubchart(t *testing.T) {
 	}
 	if _, ok := c.ForSubchart("cert-generator-grid").Shared["server-cafile"]; !ok {
 		t.Error("cert-generator-grid owns server-cafile")
+	}
+	bdms := c.ForSubchart("bdms")
+	if _, ok := bdms.Externals["rucio-database"]; !ok {
+		t.Error("bdms consumes the external rucio-database")
+	}
+	if _, ok := bdms.Externals["compute"]; ok {
+		t.Error("bdms does not consume the external compute")
+	}
+	if m, ok := bdms.Metrics["judge-evaluator"]; !ok || m.Port == 0 {
+		t.Errorf("bdms: metrics of judge-evaluator = %+v", m)
+	}
+	if len(c.ForSubchart("wms").Metrics) != 0 {
+		t.Error("wms: no component declares metrics")
 	}
 }
 

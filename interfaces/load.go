@@ -594,9 +594,32 @@ func endpointFields(ep cue.Value) ([]catalog.Field, error) {
 		if f.Description == "" {
 			return nil, issuef(v, "%s: no description: add a doc comment", v.Path())
 		}
+		if f.Type == "array" {
+			// A list of objects: its items' fields, with their defaults.
+			if item, ok := listItem(v); ok {
+				if f.Items, err = endpointFields(item); err != nil {
+					return nil, err
+				}
+			}
+		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// listItem is the item type of a list of objects. A list with a validator
+// call (list.MinItems) has no item type of its own: take its operands'.
+func listItem(v cue.Value) (cue.Value, bool) {
+	cands := []cue.Value{v}
+	if op, args := v.Expr(); op == cue.AndOp {
+		cands = append(cands, args...)
+	}
+	for _, c := range cands {
+		if item := c.LookupPath(cue.MakePath(cue.AnyIndex)); item.Exists() && item.IncompleteKind() == cue.StructKind {
+			return item, true
+		}
+	}
+	return cue.Value{}, false
 }
 
 // JSONType is the JSON Schema type of a CUE value's kind ("" when it admits

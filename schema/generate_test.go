@@ -3,6 +3,7 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -174,6 +175,11 @@ func TestSubchartValuesReadBack(t *testing.T) {
 			SecretName string `yaml:"secretName"`
 			Key        string `yaml:"key"`
 		} `yaml:"credentials"`
+		ExternalDefaults map[string]map[string]any `yaml:"externalDefaults"`
+		Metrics          map[string]struct {
+			Port int    `yaml:"port"`
+			Path string `yaml:"path"`
+		} `yaml:"metrics"`
 	}
 	for name := range m.Catalog.Subcharts {
 		data := SubchartValues(m.Catalog, name)
@@ -215,6 +221,34 @@ func TestSubchartValuesReadBack(t *testing.T) {
 		for n, c := range sel.Credentials {
 			if got := v.Credentials[n]; got.SecretName != c.SecretName || got.Key != c.Key {
 				t.Errorf("%s: credentials.%s = %+v", name, n, got)
+			}
+		}
+		if len(v.Metrics) != len(sel.Metrics) {
+			t.Errorf("%s: read back %d metrics endpoints, want %d", name, len(v.Metrics), len(sel.Metrics))
+		}
+		for n, mt := range sel.Metrics {
+			if got := v.Metrics[n]; got.Port != mt.Port || got.Path != mt.Path {
+				t.Errorf("%s: metrics.%s = %+v", name, n, got)
+			}
+		}
+		for n, e := range sel.Externals {
+			for _, f := range e.Fields {
+				got := v.ExternalDefaults[n][f.Name]
+				want := f.Default
+				if f.Items != nil {
+					items := map[string]any{}
+					for _, it := range f.Items {
+						if it.Default != nil {
+							items[it.Name] = it.Default
+						}
+					}
+					if len(items) > 0 {
+						want = items
+					}
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s: externalDefaults.%s.%s = %v, want %v", name, n, f.Name, got, want)
+				}
 			}
 		}
 	}

@@ -24,7 +24,8 @@ const CatalogFile = "charts/dpps/catalog.json"
 
 // SubchartValues writes the generated values of one subchart in the format
 // docs/interfaces.md fixes: the interfaces, shared objects and credentials
-// its components provide, own or consume, keys sorted.
+// its components provide, own or consume, the defaults of the external
+// endpoints they consume and their metrics endpoints, keys sorted.
 func SubchartValues(c *catalog.Catalog, subchart string) []byte {
 	sel := c.ForSubchart(subchart)
 	var b bytes.Buffer
@@ -73,7 +74,66 @@ func SubchartValues(c *catalog.Catalog, subchart string) []byte {
 		fmt.Fprintf(&b, "    secretName: %s\n", quoted(cr.SecretName))
 		fmt.Fprintf(&b, "    key: %s\n", scalar(cr.Key))
 	}
+	defaults := map[string][]catalog.Field{}
+	for name, e := range sel.Externals {
+		if fs := withDefaults(e.Fields); len(fs) > 0 {
+			defaults[name] = fs
+		}
+	}
+	section("externalDefaults", "defaults of the site's endpoint fields", len(defaults))
+	for _, name := range slices.Sorted(maps.Keys(defaults)) {
+		fmt.Fprintf(&b, "  %s:\n", scalar(name))
+		for _, f := range defaults[name] {
+			if f.Items != nil {
+				// A list of objects: the defaults of each item.
+				fmt.Fprintf(&b, "    %s: {%s}\n", scalar(f.Name), flowDefaults(f.Items))
+				continue
+			}
+			fmt.Fprintf(&b, "    %s: %s\n", scalar(f.Name), defaultValue(f.Default))
+		}
+	}
+	section("metrics", "Prometheus endpoints of its components", len(sel.Metrics))
+	for _, name := range slices.Sorted(maps.Keys(sel.Metrics)) {
+		m := sel.Metrics[name]
+		fmt.Fprintf(&b, "  %s: {port: %d, path: %s}\n", scalar(name), m.Port, scalar(m.Path))
+	}
 	return b.Bytes()
+}
+
+// withDefaults keeps the fields that have a default, and the lists of
+// objects whose items have one, in CUE order.
+func withDefaults(fields []catalog.Field) []catalog.Field {
+	var out []catalog.Field
+	for _, f := range fields {
+		switch {
+		case f.Items != nil:
+			if items := withDefaults(f.Items); len(items) > 0 {
+				f.Items = items
+				out = append(out, f)
+			}
+		case f.Default != nil:
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func flowDefaults(fields []catalog.Field) string {
+	var parts []string
+	for _, f := range fields {
+		parts = append(parts, scalar(f.Name)+": "+defaultValue(f.Default))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// defaultValue writes a default: a string as scalar does, anything else
+// (a number, a boolean) as JSON.
+func defaultValue(v any) string {
+	if s, ok := v.(string); ok {
+		return scalar(s)
+	}
+	j, _ := json.Marshal(v)
+	return string(j)
 }
 
 var plainRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._/-]*$`)

@@ -101,6 +101,11 @@ func ValuesSchema(m *interfaces.Model) (*Schemas, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, f := range facts {
+			if def.prop(f.Name) != nil {
+				return nil, fmt.Errorf("%s: #Values.%s.%s: the key is generated from the catalog (%s): remove it from the subchart's definition", interfaces.Dir, name, f.Name, SubchartValuesFile(name))
+			}
+		}
 		def.Props = append(def.Props, facts...)
 		subs[name] = def
 	}
@@ -133,7 +138,7 @@ func factsOf(m *interfaces.Model, subchart string) ([]prop, error) {
 		return nil, fmt.Errorf("generated values of %s: %w", subchart, err)
 	}
 	var out []prop
-	for _, key := range []string{"interfaces", "shared", "credentials"} {
+	for _, key := range slices.Sorted(maps.Keys(generated)) {
 		out = append(out, prop{key, &node{
 			Description: "Generated from interfaces/*.cue (" + SubchartValuesFile(subchart) + "), not a site setting: change the CUE and run 'make generate'.",
 			Const:       generated[key], HasConst: true,

@@ -117,13 +117,37 @@ imagePullPolicy: {{ .image.pullPolicy | default "IfNotPresent" }}
 {{- end -}}
 
 {{/*
-An external interface as JSON ({} when the site did not set it):
+An external interface as JSON ({} when the site did not set it), every
+endpoint field the site left unset filled in with its default from the
+generated `externalDefaults` (for a list of objects, each item's):
 include "dpps.external" (dict "ctx" $ "name" "rucio-database") | fromJson
 */}}
 {{- define "dpps.external" -}}
 {{- $g := .ctx.Values.global | default dict -}}
-{{- $ext := (get ($g.externals | default dict) .name) | default dict -}}
+{{- $ext := deepCopy ((get ($g.externals | default dict) .name) | default dict) -}}
+{{- if $ext -}}
+{{- $defaults := get (.ctx.Values.externalDefaults | default dict) .name | default dict -}}
+{{- range $k, $d := $defaults -}}
+{{- $v := get $ext $k -}}
+{{- if kindIs "map" $d -}}
+{{- $items := list -}}
+{{- range $item := $v | default list -}}{{- $items = append $items (merge (deepCopy $item) $d) -}}{{- end -}}
+{{- $_ := set $ext $k $items -}}
+{{- else if not (hasKey $ext $k) -}}
+{{- $_ := set $ext $k $d -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $ext | toJson -}}
+{{- end -}}
+
+{{/* The metrics endpoint {port, path} of a component from the generated values; fails naming the key. */}}
+{{- define "dpps.metrics" -}}
+{{- $m := get (.ctx.Values.metrics | default dict) .component -}}
+{{- if not $m -}}
+{{- fail (printf "%s: component %q declares no metrics endpoint in this subchart's generated values (metrics.%s): declare it in interfaces/*.cue and run 'make generate'" .ctx.Chart.Name .component .component) -}}
+{{- end -}}
+{{- $m | toJson -}}
 {{- end -}}
 
 {{/* The secrets backend: chart | external-secrets | existing. */}}

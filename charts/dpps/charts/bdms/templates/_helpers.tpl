@@ -11,7 +11,7 @@ test fixture's Service from the generated values stands in.
 {{- fail "bdms.rucio-db.enabled is true but global.externals.rucio-database is set: switch the PostgreSQL fixture off (bdms.rucio-db.enabled: false)" -}}
 {{- end -}}
 {{- $q := ternary (printf "?sslmode=%s" $ext.sslmode) "" (not (empty $ext.sslmode)) -}}
-{{- dict "host" $ext.host "port" ($ext.port | default 5432 | int) "database" ($ext.database | default "rucio") "user" ($ext.user | default "rucio") "query" $q "external" true | toJson -}}
+{{- dict "host" $ext.host "port" ($ext.port | int) "database" $ext.database "user" $ext.user "query" $q "external" true | toJson -}}
 {{- else -}}
 {{- if not (index .Values "rucio-db").enabled -}}
 {{- fail "bdms.rucio-db.enabled is false: set global.externals.rucio-database.host (and port, database, user) to the site's PostgreSQL" -}}
@@ -32,7 +32,7 @@ test fixture's Service from the generated values stands in.
 {{- end -}}
 
 {{/*
-The FTS monitoring message broker as JSON {host, port, topic}: the fts-broker
+The FTS monitoring message broker as JSON {host, port, topic, user}: the fts-broker
 fixture; {} with an external FTS (the external interface declares no broker,
 so conveyor-receiver is not deployed and conveyor-poller follows transfers).
 */}}
@@ -42,7 +42,7 @@ so conveyor-receiver is not deployed and conveyor-poller follows transfers).
 {{- dict | toJson -}}
 {{- else -}}
 {{- $i := dict "ctx" . "name" "fts-broker" -}}
-{{- dict "host" (include "dpps.service" $i) "port" (include "dpps.port" $i | int) "topic" (include "dpps.setting" (merge (dict "key" "topic") $i)) | toJson -}}
+{{- dict "host" (include "dpps.service" $i) "port" (include "dpps.port" $i | int) "topic" (include "dpps.setting" (merge (dict "key" "topic") $i)) "user" (include "dpps.setting" (merge (dict "key" "user") $i)) | toJson -}}
 {{- end -}}
 {{- end -}}
 
@@ -50,7 +50,7 @@ so conveyor-receiver is not deployed and conveyor-poller follows transfers).
 {{- define "bdms.iam" -}}
 {{- $ext := include "dpps.external" (dict "ctx" . "name" "iam") | fromJson -}}
 {{- if $ext.issuer -}}
-{{- dict "issuer" ($ext.issuer | trimSuffix "/") "audience" ($ext.audience | default "https://wlcg.cern.ch/jwt/v1/any") | toJson -}}
+{{- dict "issuer" ($ext.issuer | trimSuffix "/") "audience" $ext.audience | toJson -}}
 {{- else -}}
 {{- dict "issuer" (printf "http://%s:%s" (include "dpps.service" (dict "ctx" . "name" "iam")) (include "dpps.port" (dict "ctx" . "name" "iam"))) "audience" "rucio" | toJson -}}
 {{- end -}}
@@ -98,6 +98,7 @@ tpl. The computed keys win over nothing a site set explicitly.
 {{- $_ := set $msg "brokers" ((get $msg "brokers") | default $broker.host) -}}
 {{- $_ := set $msg "nonssl_port" ((get $msg "nonssl_port") | default ($broker.port | toString)) -}}
 {{- $_ := set $msg "destination" ((get $msg "destination") | default $broker.topic) -}}
+{{- $_ := set $msg "username" ((get $msg "username") | default $broker.user) -}}
 {{- end -}}
 {{- $_ := set $cfg "messaging-fts3" $msg -}}
 {{- $iam := include "bdms.iam" . | fromJson -}}
@@ -106,7 +107,27 @@ tpl. The computed keys win over nothing a site set explicitly.
 {{- $_ := set $oidc "admin_issuer" ($oidc.admin_issuer | default "dpps-iam") -}}
 {{- $_ := set $oidc "expected_audience" ($oidc.expected_audience | default $iam.audience) -}}
 {{- $_ := set $cfg "oidc" $oidc -}}
+{{- $monitor := get $cfg "monitor" | default dict -}}
+{{- $_ := set $monitor "metrics_port" (include "bdms.metricsPort" .) -}}
+{{- $_ := set $cfg "monitor" $monitor -}}
 {{- tpl (toPrettyJson $cfg) . -}}
+{{- end -}}
+
+{{/*
+The metrics port of the Rucio daemons (the components of .Values.daemons),
+as the string Rucio's monitor.metrics_port takes. They share one
+configuration file, so they must declare one port.
+*/}}
+{{- define "bdms.metricsPort" -}}
+{{- $ports := list -}}
+{{- range $c := .Values.daemons -}}
+{{- $ports = append $ports ((include "dpps.metrics" (dict "ctx" $ "component" $c) | fromJson).port | int | toString) -}}
+{{- end -}}
+{{- $ports = $ports | uniq -}}
+{{- if ne (len $ports) 1 -}}
+{{- fail (printf "bdms: the Rucio daemons declare the metrics ports %s in interfaces/*.cue; they share monitor.metrics_port, so they must declare one" (join ", " $ports)) -}}
+{{- end -}}
+{{- first $ports -}}
 {{- end -}}
 
 {{/*

@@ -5,7 +5,7 @@
 {{- if (index .Values "dirac-db").enabled -}}
 {{- fail "wms.dirac-db.enabled is true but global.externals.dirac-database is set: switch the MySQL fixture off (wms.dirac-db.enabled: false)" -}}
 {{- end -}}
-{{- dict "host" $ext.host "port" ($ext.port | default 3306 | int) "user" ($ext.user | default "Dirac") | toJson -}}
+{{- dict "host" $ext.host "port" ($ext.port | int) "user" $ext.user | toJson -}}
 {{- else -}}
 {{- if not (index .Values "dirac-db").enabled -}}
 {{- fail "wms.dirac-db.enabled is false: set global.externals.dirac-database.host (and port, user) to the site's MySQL" -}}
@@ -27,7 +27,7 @@ site's (global.externals.compute.ces) or the dirac-ce fixture.
 {{- fail "wms.dirac-ce.enabled is true but global.externals.compute is set: switch the CE fixture off (wms.dirac-ce.enabled: false)" -}}
 {{- end -}}
 {{- range $ce := $ext.ces -}}
-{{- $ces = append $ces (dict "host" $ce.host "port" ($ce.port | default 22 | int) "type" ($ce.type | default "SSH") "queue" ($ce.queue | default $.Values.queue) "user" (index $.Values "dirac-ce").user) -}}
+{{- $ces = append $ces (dict "host" $ce.host "port" ($ce.port | int) "type" $ce.type "queue" ($ce.queue | default $.Values.queue) "user" (index $.Values "dirac-ce").user) -}}
 {{- end -}}
 {{- else -}}
 {{- if not (index .Values "dirac-ce").enabled -}}
