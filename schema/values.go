@@ -60,7 +60,7 @@ type Schemas struct {
 // references to top-level definitions ($ref). Anything else is an error, so
 // the schema never silently drops a constraint.
 func ValuesSchema(m *interfaces.Model) (*Schemas, error) {
-	g := &walker{cat: m.Catalog, defs: map[string]*node{}}
+	g := &walker{closedScope: true, cat: m.Catalog, defs: map[string]*node{}}
 	top := g.walk(m.Values, nil)
 	if g.err != nil {
 		return nil, g.err
@@ -233,10 +233,13 @@ func requirementNode(r interfaces.Requirement) *node {
 }
 
 type walker struct {
-	cat   *catalog.Catalog
-	defs  map[string]*node
-	order []string
-	err   error
+	// closedScope: the value walked is a definition, whose structs CUE
+	// closes (#Values, the values schema); convert's values may be open.
+	closedScope bool
+	cat         *catalog.Catalog
+	defs        map[string]*node
+	order       []string
+	err         error
 }
 
 func (g *walker) fail(v cue.Value, path []string, format string, a ...any) *node {
@@ -546,7 +549,11 @@ func (g *walker) structNode(v cue.Value, path []string) *node {
 		switch sel.ConstraintType() {
 		case cue.RequiredConstraint:
 			n.Required = append(n.Required, name)
+			child.Default, child.HasDefault = nil, false
 		case cue.OptionalConstraint:
+			// Absent unless set: CUE's implicit [] of an open list is
+			// no default.
+			child.Default, child.HasDefault = nil, false
 		default:
 			if _, ok := fv.Default(); !ok && !literal(fv) && kindOf(fv) != cue.StructKind {
 				return g.fail(fv, p, "a regular field needs a default: give it one, or mark it required (!) or optional (?)")
@@ -554,9 +561,15 @@ func (g *walker) structNode(v cue.Value, path []string) *node {
 		}
 		n.Props = append(n.Props, prop{name, child})
 	}
-	if !v.Allows(cue.Str("\x00dpps-schemagen-probe")) {
+	// Every struct of #Values sits in a definition, so it is closed unless
+	// it says otherwise: `[string]: T` (additionalProperties T) or `...`.
+	// (Allows reports a struct literal inside a disjunction as open.)
+	switch pat := v.LookupPath(cue.MakePath(cue.AnyString)); {
+	case !pat.Exists() && !v.Allows(cue.Str("\x00dpps-schemagen-probe")):
 		n.Closed = true
-	} else if pat := v.LookupPath(cue.MakePath(cue.AnyString)); pat.Exists() && kindOf(pat) != cue.TopKind {
+	case !pat.Exists() && g.closedScope:
+		n.Closed = true
+	case pat.Exists() && kindOf(pat) != cue.TopKind:
 		n.Additional = g.walk(pat, append(slices.Clone(path), "*"))
 	}
 	return n
