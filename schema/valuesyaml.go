@@ -260,8 +260,7 @@ func ordered(v cue.Value) (any, error) {
 			return nil, err
 		}
 		for it.Next() {
-			d, _ := it.Value().Default()
-			x, err := ordered(d)
+			x, err := orderedDefault(it.Value())
 			if err != nil {
 				return nil, err
 			}
@@ -276,8 +275,7 @@ func ordered(v cue.Value) (any, error) {
 			return nil, err
 		}
 		for it.Next() {
-			d, _ := it.Value().Default()
-			x, err := ordered(d)
+			x, err := orderedDefault(it.Value())
 			if err != nil {
 				return nil, err
 			}
@@ -291,6 +289,11 @@ func ordered(v cue.Value) (any, error) {
 	var x any
 	err := v.Decode(&x)
 	return x, err
+}
+
+func orderedDefault(v cue.Value) (any, error) {
+	d, _ := v.Default()
+	return ordered(d)
 }
 
 // ownDoc is the description of a field as the chart's values file shows it:

@@ -137,17 +137,8 @@ func newGenerateFlags(c *generateConfig) *flag.FlagSet {
 
 func generate(args []string, stdout, stderr io.Writer) int {
 	var c generateConfig
-	fs := newGenerateFlags(&c)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "dpps-schemagen generate: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, done := parseFlags(newGenerateFlags(&c), args, stderr, ""); done {
+		return code
 	}
 	outs, err := schema.Outputs(c.root)
 	if err != nil {
@@ -200,6 +191,24 @@ func coverage(root string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-schemagen: not typed by the schemas: %s\n", p)
 	}
 	return 0
+}
+
+// parseFlags parses a subcommand's flags, which take no arguments; done
+// says the command ends here, with code (0 for --help, 2 for a usage
+// error, printed with hint).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, hint string) (code int, done bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "dpps-schemagen %s: unexpected arguments %q%s\n", fs.Name(), fs.Args(), hint)
+		return 2, true
+	}
+	return 0, false
 }
 
 // report prints an error; a CUE model error gets one line per issue, each
@@ -314,17 +323,8 @@ func newInitFlags(c *initConfig) *flag.FlagSet {
 
 func initValues(args []string, stdout, stderr io.Writer) int {
 	var c initConfig
-	fs := newInitFlags(&c)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "dpps-schemagen init: unexpected arguments %q: name the file with -o\n", fs.Args())
-		return 2
+	if code, done := parseFlags(newInitFlags(&c), args, stderr, ": name the file with -o"); done {
+		return code
 	}
 	schemaFile := filepath.Join(c.chart, "values.schema.json")
 	data, err := boundedfile.Read(schemaFile, 0)
