@@ -22,7 +22,8 @@ $(BIN)/%: FORCE
 	$(GO) build -o $@ ./cmd/$*
 
 # Helm binaries, built once per pinned version. The -X flag makes them report
-# their full version (Helm's kubeVersion checks read it).
+# their full version (Helm's kubeVersion checks read it); -s -w as Helm's own
+# Makefile builds them (no debug information: less to link).
 $(HELM3):
 	GOBIN=$(BIN)/.helm3 $(GO) install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
 	mv $(BIN)/.helm3/helm $@ && rmdir $(BIN)/.helm3

@@ -8,7 +8,9 @@
 # nothing. Prints the directory holding the binaries.
 #
 # The -X flags are the ones Kubernetes' own build sets, so the server reports
-# its real version (Helm's kubeVersion checks read it), not v0.0.0.
+# its real version (Helm's kubeVersion checks read it), not v0.0.0; -s -w
+# strips the debug information as Kubernetes' release build does (a third
+# less to link and store: kube-apiserver 119 MB instead of 171 MB).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +37,7 @@ minor=${minor%%.*}
 major=${version#v}
 major=${major%%.*}
 pkg=k8s.io/component-base/version
-ldflags="-X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+ldflags="-s -w -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
 ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=$version"
 ldflags+=" -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 

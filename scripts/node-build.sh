@@ -25,7 +25,7 @@ build() {
 		echo "node-build: building $name $version (cold: a few minutes)" >&2
 		local start
 		start=$(date +%s)
-		(cd "$root/tools/$dir" && CGO_ENABLED=0 "$GO" build -trimpath -o "$out/.$name.tmp" "$pkg")
+		(cd "$root/tools/$dir" && CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$out/.$name.tmp" "$pkg")
 		mv "$out/.$name.tmp" "$out/$name-$version"
 		echo "node-build: $name built in $(( $(date +%s) - start ))s" >&2
 	fi
