@@ -55,22 +55,22 @@ func (c *comparison) immutable(o, n *object) {
 	}
 	switch o.kind {
 	case "StatefulSet":
-		field("volumeClaimTemplates", "a StatefulSet's volumeClaimTemplates are immutable: the upgrade fails", "spec", "volumeClaimTemplates")
-		field("serviceName", "a StatefulSet's serviceName is immutable: the upgrade fails", "spec", "serviceName")
-		field("podManagementPolicy", "a StatefulSet's podManagementPolicy is immutable: the upgrade fails", "spec", "podManagementPolicy")
+		c.claimTemplates(o, n)
+		field("serviceName", "a StatefulSet's serviceName is immutable: the upgrade fails; keep it, or delete the StatefulSet with --cascade=orphan first (pods and claims stay)", "spec", "serviceName")
+		field("podManagementPolicy", "a StatefulSet's podManagementPolicy is immutable: the upgrade fails; keep it, or delete the StatefulSet with --cascade=orphan first (pods and claims stay)", "spec", "podManagementPolicy")
 	case "Job":
 		field("job-template", "a Job's pod template is immutable: the upgrade fails; name the Job after the version (a new Job per upgrade) or delete the completed Job first", "spec", "template")
-		field("job-selector", "a Job's selector is immutable: the upgrade fails", "spec", "selector")
+		field("job-selector", "a Job's selector is immutable: the upgrade fails; name the Job after the version or delete the completed Job first", "spec", "selector")
 	case "Service":
 		c.service(o, n)
 	case "PersistentVolumeClaim":
 		for _, f := range []string{"storageClassName", "accessModes", "volumeMode", "selector", "volumeName", "dataSource"} {
-			field("pvc-"+f, "a bound claim's "+f+" is immutable: the upgrade fails", "spec", f)
+			field("pvc-"+f, "a bound claim's "+f+" is immutable: the upgrade fails; keep OLD's value, or copy the data to a claim with a new name", "spec", f)
 		}
 		oq, ok1 := parseQuantity(getString(o.m, "spec", "resources", "requests", "storage"))
 		nq, ok2 := parseQuantity(getString(n.m, "spec", "resources", "requests", "storage"))
 		if ok1 && ok2 && nq < oq {
-			c.add(Refused, "pvc-shrink", o, "spec.resources.requests.storage", "a claim cannot shrink (%s to %s): the upgrade fails",
+			c.add(Refused, "pvc-shrink", o, "spec.resources.requests.storage", "a claim cannot shrink (%s to %s): the upgrade fails; keep the old size",
 				getString(o.m, "spec", "resources", "requests", "storage"), getString(n.m, "spec", "resources", "requests", "storage"))
 		}
 	case "ConfigMap", "Secret":
@@ -100,18 +100,18 @@ func (c *comparison) service(o, n *object) {
 		c.add(Refused, "service-headless", o, "spec.clusterIP",
 			"a Service cannot change between headless (clusterIP: None) and not (%s to %s): the upgrade fails; delete the Service first", show(oip), show(nip))
 	case oip != "" && nip != "":
-		c.add(Refused, "service-clusterIP", o, "spec.clusterIP", "a Service's clusterIP is immutable (%s to %s): the upgrade fails", oip, nip)
+		c.add(Refused, "service-clusterIP", o, "spec.clusterIP", "a Service's clusterIP is immutable (%s to %s): the upgrade fails; keep it, or delete the Service first", oip, nip)
 	case nip != "":
-		c.add(Refused, "service-clusterIP", o, "spec.clusterIP", "NEW sets clusterIP %s; the address the cluster allocated cannot change: the upgrade fails unless it is that one", nip)
+		c.add(Refused, "service-clusterIP", o, "spec.clusterIP", "NEW sets clusterIP %s; the address the cluster allocated cannot change: the upgrade fails unless it is that one; leave clusterIP unset", nip)
 	}
 	if !same(get(o.m, "spec", "clusterIPs"), get(n.m, "spec", "clusterIPs")) && get(n.m, "spec", "clusterIPs") != nil {
-		c.add(Refused, "service-clusterIP", o, "spec.clusterIPs", "a Service's clusterIPs are immutable: the upgrade fails")
+		c.add(Refused, "service-clusterIP", o, "spec.clusterIPs", "a Service's clusterIPs are immutable: the upgrade fails; keep them, or delete the Service first")
 	}
 	if nt == "ClusterIP" || nt == "" {
 		return
 	}
 	if oip == "None" && nip == "None" && nt != ot {
-		c.add(Refused, "service-type", o, "spec.type", "a headless Service cannot become %s: the upgrade fails", nt)
+		c.add(Refused, "service-type", o, "spec.type", "a headless Service cannot become %s: the upgrade fails; keep it headless and add a second Service", nt)
 	}
 }
 
@@ -126,14 +126,14 @@ func show(ip string) string {
 func (c *comparison) lost(o, n *object) {
 	if keep(o) && !keep(n) {
 		c.add(DataLoss, "keep-policy", o, "metadata.annotations."+KeepPolicy,
-			"NEW drops %s: keep, so helm uninstall (or removing the object later) deletes it", KeepPolicy)
+			"NEW drops %s: keep, so helm uninstall (or removing the object later) deletes it; keep the annotation", KeepPolicy)
 	}
 	if o.kind == "StatefulSet" {
 		for _, when := range []string{"whenDeleted", "whenScaled"} {
 			if getString(n.m, "spec", "persistentVolumeClaimRetentionPolicy", when) == "Delete" &&
 				getString(o.m, "spec", "persistentVolumeClaimRetentionPolicy", when) != "Delete" {
 				c.add(DataLoss, "pvc-retention", o, "spec.persistentVolumeClaimRetentionPolicy."+when,
-					"NEW deletes the StatefulSet's claims %s", map[string]string{"whenDeleted": "with it", "whenScaled": "on scale-down"}[when])
+					"NEW deletes the StatefulSet's claims %s; keep Retain", map[string]string{"whenDeleted": "with it", "whenScaled": "on scale-down"}[when])
 			}
 		}
 	}
@@ -141,7 +141,7 @@ func (c *comparison) lost(o, n *object) {
 		keys := c.credKeys[o.name]
 		for _, k := range sortedKeys(keys) {
 			if hasKey(o, k) && !hasKey(n, k) {
-				c.add(DataLoss, "credential-key-removed", o, "data."+k, "the credential key %q is gone from the Secret: the credential it holds is lost", k)
+				c.add(DataLoss, "credential-key-removed", o, "data."+k, "the credential key %q is gone from the Secret: the credential it holds is lost; keep the key", k)
 			}
 		}
 	}
@@ -164,7 +164,7 @@ func (c *comparison) credentials() {
 		switch {
 		case !ok:
 			if _, still := c.new.secretNamed(ocr.SecretName); !still {
-				c.add(DataLoss, "credential-removed", obj, "", "NEW no longer has the credential %s: its value (and what it protects) is lost", name)
+				c.add(DataLoss, "credential-removed", obj, "", "NEW no longer has the credential %s: its value (and what it protects) is lost; keep it, or back up its Secret first", name)
 				c.renamed[ocr.SecretName] = true
 			}
 		case ncr.SecretName != ocr.SecretName:
@@ -204,22 +204,22 @@ func (c *comparison) removed(o *object) {
 		if keep(o) {
 			return
 		}
-		c.add(DataLoss, "pvc-removed", o, "", "NEW no longer has the claim: Helm deletes it and its volume%s", renamedTo())
+		c.add(DataLoss, "pvc-removed", o, "", "NEW no longer has the claim: Helm deletes it and its volume%s; keep it, or back it up and set %s: keep first", renamedTo(), KeepPolicy)
 	case "StatefulSet":
 		what := "the StatefulSet"
 		if comp := getString(o.m, "metadata", "labels", "app.kubernetes.io/component"); comp != "" {
 			what = "the stateful component " + comp
 		}
-		c.add(DataLoss, "statefulset-removed", o, "", "NEW no longer has %s: its claims are orphaned and nothing serves their data%s", what, renamedTo())
+		c.add(DataLoss, "statefulset-removed", o, "", "NEW no longer has %s: its claims are orphaned and nothing serves their data%s; keep it, or back up its data first", what, renamedTo())
 	case "Secret":
 		if len(c.credKeys[o.name]) == 0 || c.renamed[o.name] {
 			return
 		}
 		if keep(o) {
-			c.add(DataLoss, "credential-removed", o, "", "NEW no longer renders this credential Secret: Helm keeps it (keep policy) but nothing manages it")
+			c.add(DataLoss, "credential-removed", o, "", "NEW no longer renders this credential Secret: Helm keeps it (keep policy) but nothing manages it; keep it in the chart, or delete it by hand once unused")
 			return
 		}
-		c.add(DataLoss, "credential-removed", o, "", "NEW no longer renders this credential Secret: Helm deletes it and the credential is lost")
+		c.add(DataLoss, "credential-removed", o, "", "NEW no longer renders this credential Secret: Helm deletes it and the credential is lost; keep it, or back it up first")
 	}
 }
 
@@ -239,7 +239,7 @@ func (c *comparison) consumers() {
 		if oi.Service != ni.Service && !c.new.has("Service", oi.Service) {
 			for _, u := range c.uses(ni.Consumers, func(s string) bool { return hostIn(s, oi.Service) }, "") {
 				c.add(ConsumerBreak, "interface-renamed", u.obj, u.path,
-					"interface %s moved from Service %s to %s, but this consumer still connects to %s", name, oi.Service, ni.Service, oi.Service)
+					"interface %s moved from Service %s to %s, but this consumer still connects to %s; change the consumer in the same upgrade", name, oi.Service, ni.Service, oi.Service)
 			}
 		}
 		for _, op := range oi.Ports {
@@ -253,7 +253,7 @@ func (c *comparison) consumers() {
 				}
 				for _, u := range c.uses(ni.Consumers, match, old) {
 					c.add(ConsumerBreak, "interface-port-changed", u.obj, u.path,
-						"interface %s port %s moved from %d to %d, but this consumer still uses %d", name, op.Name, op.Port, np.Port, op.Port)
+						"interface %s port %s moved from %d to %d, but this consumer still uses %d; change the consumer in the same upgrade", name, op.Name, op.Port, np.Port, op.Port)
 				}
 			}
 		}
@@ -276,7 +276,7 @@ func (c *comparison) consumers() {
 			for _, r := range manifest.References(spec, manifest.PodSpecPath(w.node.YNode())) {
 				if r.Kind == os.Kind && r.Name == os.Name {
 					c.add(ConsumerBreak, "shared-renamed", w, r.Path,
-						"shared %s %s was renamed to %s, but this consumer still reads %s", os.Kind, name, ns.Name, os.Name)
+						"shared %s %s was renamed to %s, but this consumer still reads %s; change the consumer in the same upgrade", os.Kind, name, ns.Name, os.Name)
 				}
 			}
 		}
@@ -292,16 +292,23 @@ func (s *stream) has(kind, name string) bool {
 	return false
 }
 
-// workload returns the workload of a component of the NEW catalog.
+// workload returns NEW's workload of a component of the NEW catalog, or
+// of the OLD one for a component NEW's catalog no longer lists.
 func (c *comparison) workload(component string) *object {
-	comp, ok := c.new.catalog().Components[component]
-	if !ok {
-		return nil
-	}
-	for _, o := range c.new.list {
-		if o.kind == comp.Workload && o.name == comp.Name {
-			return o
+	for _, cat := range []*stream{c.new, c.old} {
+		if cat.catalog() == nil {
+			continue
 		}
+		comp, ok := cat.catalog().Components[component]
+		if !ok {
+			continue
+		}
+		for _, o := range c.new.list {
+			if o.kind == comp.Workload && o.name == comp.Name {
+				return o
+			}
+		}
+		return nil
 	}
 	return nil
 }
@@ -315,19 +322,35 @@ type use struct {
 // ConfigMaps they read, the string values match accepts; with port set,
 // also env values equal to it whose variable names a port.
 func (c *comparison) uses(consumers []string, match func(string) bool, port string) []use {
+	var ws []*object
+	for _, cn := range consumers {
+		if w := c.workload(cn); w != nil {
+			ws = append(ws, w)
+		}
+	}
+	return c.usesIn(ws, match, port)
+}
+
+// usesIn is uses over workloads of NEW.
+func (c *comparison) usesIn(ws []*object, match func(string) bool, port string) []use {
 	var out []use
 	seen := map[string]bool{}
-	for _, cn := range consumers {
-		w := c.workload(cn)
-		if w == nil {
-			continue
-		}
+	for _, w := range ws {
 		spec := manifest.PodSpec(w.node.YNode())
 		if spec == nil {
 			continue
 		}
 		base := manifest.PodSpecPath(w.node.YNode())
+		// A Secret or ConfigMap may share the Service's name: a reference
+		// to it is no connection.
+		refs := map[string]bool{}
+		for _, r := range manifest.References(spec, base) {
+			refs[r.Path] = true
+		}
 		manifest.WalkScalars(spec, base, func(path string, s *yaml.Node) {
+			if refs[path] {
+				return
+			}
 			hit := match(s.Value)
 			if !hit && port != "" && s.Value == port && strings.HasSuffix(path, ".value") && strings.Contains(strings.ToUpper(path), "PORT") {
 				hit = true
@@ -405,5 +428,74 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// claimTemplates reports a change of a StatefulSet's volumeClaimTemplates,
+// which the API server refuses; a size change has a procedure of its own.
+func (c *comparison) claimTemplates(o, n *object) {
+	ot, _ := get(o.m, "spec", "volumeClaimTemplates").([]any)
+	nt, _ := get(n.m, "spec", "volumeClaimTemplates").([]any)
+	if same(ot, nt) {
+		return
+	}
+	msg := "a StatefulSet's volumeClaimTemplates are immutable: the upgrade fails; keep them as they are"
+	if len(ot) == len(nt) {
+		var sizes []string
+		other := false
+		for i := range ot {
+			om, _ := ot[i].(map[string]any)
+			nm, _ := nt[i].(map[string]any)
+			os, ns := getString(om, "spec", "resources", "requests", "storage"), getString(nm, "spec", "resources", "requests", "storage")
+			oq, ok1 := parseQuantity(os)
+			nq, ok2 := parseQuantity(ns)
+			switch {
+			case os == ns:
+			case ok1 && ok2 && nq > oq:
+				sizes = append(sizes, fmt.Sprintf("%s %s to %s", getString(om, "metadata", "name"), os, ns))
+			default:
+				other = true
+			}
+			if !same(withoutStorage(om), withoutStorage(nm)) {
+				other = true
+			}
+		}
+		if len(sizes) > 0 && !other {
+			msg = fmt.Sprintf("a StatefulSet's volumeClaimTemplates are immutable: the upgrade fails; to grow its claims (%s) follow docs/upgrades.md, \"Resizing a StatefulSet's volumes\": patch each claim, delete the StatefulSet with --cascade=orphan, then upgrade",
+				strings.Join(sizes, ", "))
+		}
+	}
+	c.add(Refused, "volumeClaimTemplates", o, "spec.volumeClaimTemplates", "%s", msg)
+}
+
+// withoutStorage is a claim template without its storage request.
+func withoutStorage(t map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range t {
+		out[k] = v
+	}
+	spec, _ := t["spec"].(map[string]any)
+	res, _ := spec["resources"].(map[string]any)
+	req, _ := res["requests"].(map[string]any)
+	if req == nil {
+		return out
+	}
+	r2 := map[string]any{}
+	for k, v := range req {
+		if k != "storage" {
+			r2[k] = v
+		}
+	}
+	res2 := map[string]any{}
+	for k, v := range res {
+		res2[k] = v
+	}
+	res2["requests"] = r2
+	spec2 := map[string]any{}
+	for k, v := range spec {
+		spec2[k] = v
+	}
+	spec2["resources"] = res2
+	out["spec"] = spec2
 	return out
 }

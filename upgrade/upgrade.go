@@ -255,6 +255,7 @@ func (c *comparison) run() {
 		}
 	}
 	c.consumers()
+	c.interfaces()
 }
 
 func sortFindings(fs []Finding) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ func nodes(t *testing.T, s string) []*yaml.RNode {
 }
 
 // catalogCM is a catalog ConfigMap with one interface (db, Service svcName
-// port port), one shared ConfigMap (cfg named cfgName), one credential
+// port port; none when svcName is empty), one shared ConfigMap (cfg named cfgName), one credential
 // (Secret credSecret, key password), consumer "app".
 func catalogCM(svcName string, port int, cfgName, credSecret string) string {
 	cat := map[string]any{
@@ -37,6 +38,9 @@ func catalogCM(svcName string, port int, cfgName, credSecret string) string {
 		"shared":      map[string]any{"cfg": map[string]any{"description": "c", "kind": "ConfigMap", "name": cfgName, "owner": "db", "consumers": []string{"app"}, "keys": []string{"k"}}},
 		"credentials": map[string]any{"db-password": map[string]any{"description": "p", "secretName": credSecret, "key": "password", "owner": "db", "consumers": []string{"app"}}},
 		"externals":   map[string]any{},
+	}
+	if svcName == "" {
+		cat["interfaces"] = map[string]any{}
 	}
 	b, _ := json.Marshal(cat)
 	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r-dpps-catalog\n  labels: {dpps.ctao.org/catalog: \"true\"}\ndata:\n  catalog.json: '" + string(b) + "'\n"
@@ -60,6 +64,22 @@ spec:
         - name: cfg
           configMap: {name: ` + cfg + `}
 `
+}
+
+// dbSvc is a Service with TCP ports named sql, sql2, ...
+func dbSvc(name string, ports ...int) string {
+	s := "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + "}\nspec:\n  ports:\n"
+	if len(ports) == 0 {
+		s = strings.TrimSuffix(s, "\n") + " []\n"
+	}
+	for i, p := range ports {
+		n := "sql"
+		if i > 0 {
+			n += strconv.Itoa(i + 1)
+		}
+		s += "    - {name: " + n + ", port: " + strconv.Itoa(p) + "}\n"
+	}
+	return s
 }
 
 func doc(parts ...string) string { return strings.Join(parts, "\n---\n") }
@@ -115,6 +135,9 @@ spec:
 	keepAnn := "helm.sh/resource-policy: keep"
 	cat := catalogCM("r-db", 5432, "r-cfg", "r-db-secret")
 	dbEnv := "            - {name: DB_HOST, value: r-db}\n            - {name: DB_PORT, value: \"5432\"}"
+	urlEnv := "            - {name: DB_URL, value: \"postgres://r-db.r.svc.cluster.local:5432/rucio\"}"
+	secretEnv := "            - {name: P, valueFrom: {secretKeyRef: {name: r-db, key: password}}}"
+	cacheEnv := "            - {name: CACHE, value: \"cache:6379\"}"
 	for _, tc := range []struct {
 		name     string
 		old, new string
@@ -163,6 +186,33 @@ spec:
 		{"shared renamed, consumer stays",
 			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-db", 5432, "r-config", "r-db-secret"), app(dbEnv, "r-cfg")),
 			[]string{"consumer-break shared-renamed Deployment r-app"}},
+		{"service port removed, consumer stays",
+			doc(cat, dbSvc("r-db", 5432), app(dbEnv, "r-cfg")), doc(cat, dbSvc("r-db"), app(dbEnv, "r-cfg")),
+			[]string{"consumer-break service-port-removed Deployment r-app"}},
+		{"service port renumbered, catalog not",
+			doc(cat, dbSvc("r-db", 5432), app(urlEnv, "r-cfg")), doc(cat, dbSvc("r-db", 5433), app(urlEnv, "r-cfg")),
+			[]string{"consumer-break service-port-removed Deployment r-app"}},
+		{"service port renumbered, consumer follows",
+			doc(cat, dbSvc("r-db", 5432), app(urlEnv, "r-cfg")), doc(cat, dbSvc("r-db", 5433), app(strings.Replace(urlEnv, "5432", "5433", 1), "r-cfg")), nil},
+		{"service port added",
+			doc(cat, dbSvc("r-db", 5432), app(urlEnv, "r-cfg")), doc(cat, dbSvc("r-db", 5432, 5433), app(urlEnv, "r-cfg")), nil},
+		{"interface and service removed, consumer stays",
+			doc(cat, dbSvc("r-db", 5432), app(urlEnv, "r-cfg")), doc(catalogCM("", 0, "r-cfg", "r-db-secret"), app(urlEnv, "r-cfg")),
+			[]string{"consumer-break interface-removed Service r-db", "consumer-break service-removed Deployment r-app"}},
+		{"interface removed, consumer gone too",
+			doc(cat, dbSvc("r-db", 5432), app(urlEnv, "r-cfg")), doc(catalogCM("", 0, "r-cfg", "r-db-secret"), app("            - {name: X, value: z}", "r-cfg")),
+			[]string{"consumer-break interface-removed Service r-db"}},
+		{"interface removed, a Secret of the same name still read",
+			doc(cat, dbSvc("r-db", 5432), app(secretEnv, "r-cfg")), doc(catalogCM("", 0, "r-cfg", "r-db-secret"), app(secretEnv, "r-cfg")),
+			[]string{"consumer-break interface-removed Service r-db"}},
+		{"service outside the catalog removed, a workload still names it",
+			doc(dbSvc("cache", 6379), app(cacheEnv, "r-cfg")), doc(app(cacheEnv, "r-cfg")),
+			[]string{"consumer-break service-removed Deployment r-app"}},
+		{"service outside the catalog removed, nobody names it",
+			doc(dbSvc("cache", 6379), app(dbEnv, "r-cfg")), doc(app(dbEnv, "r-cfg")), nil},
+		{"service named only as a longer host",
+			doc(dbSvc("r-db", 5432), app("            - {name: DB_URL, value: \"postgres://r-db-0.r-db-hl:5432/x\"}", "r-cfg")),
+			doc(dbSvc("r-db"), app("            - {name: DB_URL, value: \"postgres://r-db-0.r-db-hl:5432/x\"}", "r-cfg")), nil},
 		{"shared renamed, consumer follows",
 			doc(cat, app(dbEnv, "r-cfg")), doc(catalogCM("r-db", 5432, "r-config", "r-db-secret"), app(dbEnv, "r-config")), nil},
 	} {
@@ -257,5 +307,32 @@ func TestEmbeddedCredentialHidden(t *testing.T) {
 		if format == "table" && !strings.Contains(buf.String(), "~ data.dsn: changed (value hidden)") {
 			t.Errorf("table lacks the hidden change:\n%s", buf.String())
 		}
+	}
+}
+
+// TestClaimTemplateResize: growing a StatefulSet's claims points at the
+// resize procedure; any other template change does not.
+func TestClaimTemplateResize(t *testing.T) {
+	sts := func(class, size string) string {
+		return "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  volumeClaimTemplates:\n" +
+			"    - metadata: {name: data}\n      spec: {storageClassName: " + class + ", resources: {requests: {storage: " + size + "}}}\n"
+	}
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"grows", sts("std", "1Gi"), sts("std", "5Gi"),
+			`a StatefulSet's volumeClaimTemplates are immutable: the upgrade fails; to grow its claims (data 1Gi to 5Gi) follow docs/upgrades.md, "Resizing a StatefulSet's volumes": patch each claim, delete the StatefulSet with --cascade=orphan, then upgrade`},
+		{"shrinks", sts("std", "5Gi"), sts("std", "1Gi"), "a StatefulSet's volumeClaimTemplates are immutable: the upgrade fails; keep them as they are"},
+		{"grows and changes class", sts("std", "1Gi"), sts("fast", "5Gi"), "a StatefulSet's volumeClaimTemplates are immutable: the upgrade fails; keep them as they are"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Compare(nodes(t, tc.old), nodes(t, tc.new), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Findings) != 1 || rep.Findings[0].Message != tc.want {
+				t.Errorf("findings %+v\nwant one: %s", rep.Findings, tc.want)
+			}
+		})
 	}
 }

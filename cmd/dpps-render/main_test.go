@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,7 +49,15 @@ func TestScripts(t *testing.T) {
 //	dpps-gen scalar N     one ConfigMap whose data value is N bytes long
 //	dpps-gen annotation N one ConfigMap with an annotation "big" N bytes long
 //	dpps-gen bytes TEXT   TEXT with Go escapes (\xe9, \r, \n) decoded
+//	dpps-gen replace FILE OLD NEW [OLD NEW...]
+//	                      FILE with each OLD (Go escapes decoded, or @F: the
+//	                      file F), which must occur exactly once, replaced by
+//	                      NEW: a modified copy of a large render without
+//	                      committing it twice
 func gen(args []string) int {
+	if len(args) > 0 && args[0] == "replace" {
+		return genReplace(args[1:])
+	}
 	if len(args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: dpps-gen objects|scalar|annotation|bytes ARG")
 		return 2
@@ -85,6 +94,42 @@ func gen(args []string) int {
 		return 2
 	}
 	return 0
+}
+
+func genReplace(args []string) int {
+	if len(args) < 3 || len(args)%2 != 1 {
+		fmt.Fprintln(os.Stderr, "usage: dpps-gen replace FILE OLD NEW [OLD NEW...]")
+		return 2
+	}
+	data, err := os.ReadFile(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	text := string(data)
+	for i := 1; i < len(args); i += 2 {
+		old, err1 := replaceArg(args[i])
+		repl, err2 := replaceArg(args[i+1])
+		if err := errors.Join(err1, err2); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if n := strings.Count(text, old); n != 1 {
+			fmt.Fprintf(os.Stderr, "dpps-gen replace: %q occurs %d times in %s, want once\n", old, n, args[0])
+			return 2
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	os.Stdout.WriteString(text)
+	return 0
+}
+
+func replaceArg(arg string) (string, error) {
+	if f, ok := strings.CutPrefix(arg, "@"); ok {
+		b, err := os.ReadFile(f)
+		return string(b), err
+	}
+	return strconv.Unquote(`"` + arg + `"`)
 }
 
 // endless is a stdin that never ends.

@@ -28,9 +28,14 @@ Reports
                   dropped, a StatefulSet that starts deleting its claims
   consumer-break  an interface's Service name or port, or a shared
                   ConfigMap/Secret's name, changed while a consumer in NEW
-                  still uses the old one (from NEW's catalog)
-and, for every other object, what changed field by field. Values of Secret
-data and of credential-like env variables are never printed.
+                  still uses the old one (from NEW's catalog); a Service,
+                  or a port of one, removed or renumbered (from the Service
+                  or from the catalog) that a consumer of OLD's catalog, or
+                  for other Services any workload, still names in NEW; an
+                  interface with consumers gone from the catalog
+each with what to do, and, for every other object, what changed field by
+field. Values of Secret data and of credential-like env variables are
+never printed.
 
 Exit codes: 0 no finding, 1 findings, 2 usage error or unreadable input.
 
