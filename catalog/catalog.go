@@ -184,6 +184,18 @@ type Component struct {
 
 	// The component talks to the Kubernetes API server.
 	KubernetesAPI bool `json:"kubernetesAPI,omitempty"`
+	// The Pod Security Standards level the component's pods meet when it
+	// cannot meet restricted (its upstream image needs more), with why.
+	PodSecurity *PodSecurity `json:"podSecurity,omitempty"`
+}
+
+// PodSecurity is a component's exception to the restricted Pod Security
+// Standard.
+type PodSecurity struct {
+	// The level its pods meet.
+	Level string `json:"level" jsonschema:"enum=privileged,enum=baseline"`
+	// Why they cannot meet restricted.
+	Reason string `json:"reason" jsonschema:"minLength=1"`
 }
 
 // Metrics is a component's Prometheus metrics endpoint.

@@ -13,9 +13,11 @@ import (
 	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
+	"github.com/ctao/dpps-deploy/transforms/podsecurity"
+	"github.com/ctao/dpps-deploy/transforms/release"
 )
 
-const checkUsage = `Usage: dpps-render check --profile dev|ci|staging|prod [--catalog FILE] [--output table|json|junit] [FILE|-]
+const checkUsage = `Usage: dpps-render check --profile dev|ci|staging|prod [--pod-security LEVEL] [--catalog FILE] [--output table|json|junit] [FILE|-]
 
 Checks the external interfaces of a rendered stream (FILE, or stdin when
 FILE is "-" or absent), as dpps-render wrote it: lists every external
@@ -40,9 +42,19 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        sets no cidrs (its egress would allow any address),
                        or a component serves metrics and
                        global.observability.prometheus is not set
+  pod-security         a pod template (of a Deployment, StatefulSet,
+                       DaemonSet, Job, CronJob or Pod) fails a check of the
+                       Pod Security Standards at --pod-security (default:
+                       the site's global.podSecurity.level, baseline when
+                       unset), as the API server evaluates it: one line per
+                       container and check. A component that declares it
+                       meets only a lower level (components.<name>.podSecurity
+                       in the catalog) gets a note with its reason instead,
+                       and an error when that level is below the site's
 In the prod profile every finding is an error. In dev, ci and staging a
 fixture is expected, annotations and undeclared endpoints are warnings, and
-malformed endpoints and a missing catalog are errors.
+malformed endpoints and a missing catalog are errors. Pod Security
+findings are errors or notes in every profile.
 
 Exit codes: 0 no error, 1 errors found, 2 usage error or unreadable input.
 
@@ -56,6 +68,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	profile := fs.String("profile", "", "deployment `profile`: "+strings.Join(externals.Profiles, ", ")+" (required)")
 	catalog := fs.String("catalog", "", "interface catalog `file`, for streams without the catalog ConfigMap")
 	output := fs.String("output", "table", "output `format`: "+strings.Join(externals.CheckFormats, ", "))
+	level := fs.String("pod-security", "", "Pod Security Standards `level`: "+strings.Join(podsecurity.Levels, ", ")+" (default: the site's global.podSecurity.level)")
 	fs.Usage = func() {
 		fmt.Fprint(stdout, checkUsage)
 		fs.SetOutput(stdout)
@@ -74,6 +87,9 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil && !contains(externals.CheckFormats, *output) {
 		err = fmt.Errorf("--output %q: want one of %s", *output, strings.Join(externals.CheckFormats, ", "))
 	}
+	if err == nil && *level != "" && !podsecurity.ValidLevel(*level) {
+		err = fmt.Errorf("--pod-security %q: want one of %s", *level, strings.Join(podsecurity.Levels, ", "))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dpps-render check: %v (run 'dpps-render check --help' for usage)\n", err)
 		return exitUsage
@@ -89,6 +105,10 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
 		return exitUsage
 	}
+	if err := checkPodSecurity(rep, nodes, *catalog, *level); err != nil {
+		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
+		return exitUsage
+	}
 	if err := externals.WriteCheck(stdout, *output, rep); err != nil {
 		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
 		return exitUsage
@@ -97,6 +117,21 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// checkPodSecurity adds the Pod Security findings to the report.
+func checkPodSecurity(rep *externals.Report, nodes []*yaml.RNode, catalog, level string) error {
+	info, err := release.Find(nodes, catalog)
+	if err != nil {
+		return err
+	}
+	fs, err := podsecurity.Check(nodes, info, level)
+	if err != nil {
+		return err
+	}
+	rep.Findings = append(rep.Findings, fs...)
+	rep.OK = rep.Errors() == 0
+	return nil
 }
 
 // parseWithFile parses flags that may come before or after one optional

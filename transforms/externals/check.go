@@ -47,6 +47,9 @@ const (
 const (
 	SeverityError   = "error"
 	SeverityWarning = "warning"
+	// SeverityNote: a known and declared departure, such as a component's
+	// Pod Security exception.
+	SeverityNote = "note"
 )
 
 // Finding is one problem Check found.

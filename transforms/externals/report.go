@@ -58,9 +58,19 @@ func checkTable(w io.Writer, rep *Report) error {
 			fmt.Fprintln(w, f.String())
 		}
 	}
-	errs := rep.Errors()
-	_, err := fmt.Fprintf(w, "\n%s: %d external interface(s), %d error(s), %d warning(s)\n",
-		map[bool]string{true: "ok", false: "FAILED"}[rep.OK], len(rep.Interfaces), errs, len(rep.Findings)-errs)
+	errs, notes := rep.Errors(), 0
+	for _, f := range rep.Findings {
+		if f.Severity == SeverityNote {
+			notes++
+		}
+	}
+	// Notes are counted only when there are some: older reports read the same.
+	noteCount := ""
+	if notes > 0 {
+		noteCount = fmt.Sprintf(", %d note(s)", notes)
+	}
+	_, err := fmt.Fprintf(w, "\n%s: %d external interface(s), %d error(s), %d warning(s)%s\n",
+		map[bool]string{true: "ok", false: "FAILED"}[rep.OK], len(rep.Interfaces), errs, len(rep.Findings)-errs-notes, noteCount)
 	return err
 }
 

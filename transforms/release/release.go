@@ -46,7 +46,7 @@ type Info struct {
 }
 
 // Site is what the site set in global.externals, global.secrets,
-// global.observability and global.inbound.
+// global.observability, global.inbound and global.podSecurity.
 type Site struct {
 	Externals     map[string]any `json:"externals"`
 	Secrets       Secrets        `json:"secrets"`
@@ -54,6 +54,16 @@ type Site struct {
 	// Inbound is global.inbound: how and from where each inbound interface
 	// is reached, by name.
 	Inbound map[string]InboundSource `json:"inbound,omitempty"`
+	// PodSecurity is global.podSecurity.
+	PodSecurity PodSecurity `json:"podSecurity,omitempty"`
+}
+
+// PodSecurity is global.podSecurity.
+type PodSecurity struct {
+	// Level is the Pod Security Standards level the release's namespace
+	// enforces; "" when the site set none (the chart's default, baseline,
+	// applies).
+	Level string `json:"level,omitempty"`
 }
 
 // InboundLabel marks the Service and Ingress the chart renders for an

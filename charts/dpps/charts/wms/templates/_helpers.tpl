@@ -246,9 +246,15 @@ DIRAC
 {{- $ext := include "dpps.external" (dict "ctx" . "name" "cvmfs") | fromJson -}}
 {{- if $ext.repositories }}
 - name: cvmfs
+  {{- if $ext.claimName }}
+  persistentVolumeClaim:
+    claimName: {{ $ext.claimName }}
+    readOnly: true
+  {{- else }}
   hostPath:
-    path: {{ $ext.hostPath | default "/cvmfs" }}
+    path: /cvmfs
     type: Directory
+  {{- end }}
 {{- end }}
 {{- end -}}
 
