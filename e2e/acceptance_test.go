@@ -93,6 +93,11 @@ func testRelease(t *testing.T, h *helmCLI, example string) {
 		}
 	}
 
+	// The namespace enforces the Pod Security level the example declares,
+	// as a site's would: the API server refuses a pod that violates it
+	// when the controller-manager creates it.
+	createNamespace(t, ns, psaLabels(declaredPodSecurity(t, example)))
+
 	// 1. The release deploys and every rendered object is on the server,
 	// as dpps-render wrote it.
 	if !t.Run("install", func(t *testing.T) {
@@ -148,6 +153,10 @@ func testRelease(t *testing.T, h *helmCLI, example string) {
 	}) {
 		return
 	}
+
+	// 2. The controller-manager creates every pod of the release: the API
+	// server's Pod Security admission refuses none.
+	t.Run("pod security", func(t *testing.T) { checkPodSecurity(t, ns) })
 
 	// 3. A second helm upgrade --install with the same values changes no
 	// object: every resourceVersion stays the same. The controllers update
@@ -288,7 +297,7 @@ func expectedPVCs(objs []*unstructured.Unstructured) []string {
 // (TestMain).
 func TestServerDryRunEveryExample(t *testing.T) {
 	ns := "e2e-dryrun"
-	createNamespace(t, ns)
+	createNamespace(t, ns, nil)
 	examples, err := filepath.Glob(filepath.Join(env.root, "examples", "*", "values.yaml"))
 	if err != nil || len(examples) == 0 {
 		t.Fatalf("no examples: %v", err)
@@ -345,7 +354,7 @@ func TestServerRejectionSurfaces(t *testing.T) {
 			if svc == nil || svc.GetAnnotations()[annRendered] == "" {
 				t.Fatalf("the broken Service was not post-rendered by dpps-render:\n%s", out)
 			}
-			createNamespace(t, ns)
+			createNamespace(t, ns, nil)
 			if err := dryRunApply(svc, ns); err == nil || !strings.Contains(err.Error(), wantField) {
 				t.Errorf("server-side dry run of the broken Service: %v, want %q", err, wantField)
 			}
@@ -412,10 +421,20 @@ func installCRDFixtures() error {
 	return nil
 }
 
-func createNamespace(t *testing.T, name string) {
+// createNamespace applies the namespace name with the given labels (the
+// Pod Security level it enforces: psaLabels).
+func createNamespace(t *testing.T, name string, labels map[string]string) {
 	t.Helper()
+	meta := map[string]any{"name": name}
+	if len(labels) > 0 {
+		l := map[string]any{}
+		for k, v := range labels {
+			l[k] = v
+		}
+		meta["labels"] = l
+	}
 	nsObj := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name},
+		"apiVersion": "v1", "kind": "Namespace", "metadata": meta,
 	}}
 	_, err := env.dyn.Resource(gvrNamespace).Apply(context.Background(), name, nsObj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
 	if err != nil {

@@ -196,7 +196,7 @@ func TestPodsRun(t *testing.T) {
 	for _, h := range []*helmCLI{env.helm4, env.helm3} {
 		t.Run(h.name, func(t *testing.T) {
 			ns := "local-" + h.name
-			createNamespace(t, ns)
+			createNamespace(t, ns, psaLabels(declaredPodSecurity(t, localExample)))
 			cs := clientset(t)
 			installLocal(t, h, ns)
 			jobs := waitJobs(t, cs, ns)
