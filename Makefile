@@ -25,12 +25,12 @@ $(BIN)/%: FORCE
 # their full version (Helm's kubeVersion checks read it); -s -w as Helm's own
 # Makefile builds them (no debug information: less to link).
 $(HELM3):
-	GOBIN=$(BIN)/.helm3 $(GO) install -ldflags "-X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
+	GOBIN=$(BIN)/.helm3 $(GO) install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION)" helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION)
 	mv $(BIN)/.helm3/helm $@ && rmdir $(BIN)/.helm3
 	ln -sf $(notdir $@) $(BIN)/helm
 
 $(HELM4):
-	GOBIN=$(BIN)/.helm4 $(GO) install -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)" helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
+	GOBIN=$(BIN)/.helm4 $(GO) install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)" helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
 	mv $(BIN)/.helm4/helm $@ && rmdir $(BIN)/.helm4
 	ln -sf $(notdir $@) $(BIN)/helm4
 
