@@ -42,6 +42,11 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        sets no cidrs (its egress would allow any address),
                        or a component serves metrics and
                        global.observability.prometheus is not set
+  image                (prod only) the site declares no registry
+                       (global.externals.registry), or a container image
+                       is outside it, names its host on another port, or
+                       has the tag latest or neither tag nor digest: one
+                       line per object, container and field
   pod-security         a pod template (of a Deployment, StatefulSet,
                        DaemonSet, Job, CronJob or Pod) fails a check of the
                        Pod Security Standards at --pod-security (default:

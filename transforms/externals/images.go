@@ -1,0 +1,147 @@
+package externals
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/ctao/dpps-deploy/transforms/manifest"
+)
+
+// RuleImage: (prod only) an image is not pulled through the site's
+// registry, or names no fixed version.
+const RuleImage = "image"
+
+// registryName is the external interface of the site's image registry.
+const registryName = "registry"
+
+// mirror is the site's declared registry: host, port and the repository
+// path every image must be under ("" for the whole registry).
+type mirror struct {
+	host string
+	port int
+	// implicit is the port of a reference that writes none: the registry
+	// external's (HTTPS).
+	implicit int
+	path     string
+	// spec is the host as the site wrote it, for messages.
+	spec string
+}
+
+// siteMirror is the registry the site declares, with ok false when it
+// declares none (or one Check reports as malformed).
+func siteMirror(r *Release) (m mirror, valuesKey string, ok bool) {
+	for _, i := range r.Interfaces {
+		if i.Name != registryName {
+			continue
+		}
+		valuesKey = i.ValuesKey
+		site, _ := i.Site.(map[string]any)
+		spec, _ := site["host"].(string)
+		spec = strings.TrimSuffix(spec, "/")
+		if i.Status != StatusConfigured || spec == "" {
+			return m, valuesKey, false
+		}
+		hostport, path, _ := strings.Cut(spec, "/")
+		reg, err := name.NewRegistry(hostport)
+		if err != nil {
+			return m, valuesKey, false
+		}
+		host, port, err := splitRegistry(reg.RegistryStr(), i.Port)
+		if err != nil {
+			return m, valuesKey, false
+		}
+		return mirror{host: host, port: port, implicit: i.Port, path: path, spec: spec}, valuesKey, true
+	}
+	return m, "global.externals." + registryName, false
+}
+
+// splitRegistry splits "host[:port]" of a registry; def is the port when
+// none is written.
+func splitRegistry(s string, def int) (string, int, error) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return strings.ToLower(s), def, nil
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, err
+	}
+	return strings.ToLower(h), n, nil
+}
+
+// imageFindings reports, in the prod profile, a site without a registry,
+// and every container image that is outside the site's registry, on
+// another port of its host, or without a fixed version (the tag latest,
+// or neither tag nor digest).
+func imageFindings(r *Release, nodes []*yaml.RNode, report func(iface string, obj *yaml.RNode, msg string)) {
+	m, key, declared := siteMirror(r)
+	if !declared {
+		report(registryName, nil, fmt.Sprintf("%s is not set: the prod profile pulls every image through the site's registry; set %s.host (and %s.pullSecret)", key, key, key))
+	}
+	for _, n := range nodes {
+		spec := manifest.PodSpec(n.YNode())
+		if spec == nil {
+			continue
+		}
+		base := manifest.PodSpecPath(n.YNode())
+		for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
+			l := manifest.Field(spec, list)
+			if l == nil || l.Kind != yaml.SequenceNode {
+				continue
+			}
+			for idx, c := range l.Content {
+				img := manifest.Field(c, "image")
+				if img == nil || img.Kind != yaml.ScalarNode {
+					continue
+				}
+				cname := ""
+				if f := manifest.Field(c, "name"); f != nil {
+					cname = f.Value
+				}
+				where := fmt.Sprintf("container %s %s.%s[%d].image", cname, base, list, idx)
+				for _, f := range checkImage(img.Value, m, key, declared) {
+					report(f[0], n, where+": "+f[1])
+				}
+			}
+		}
+	}
+}
+
+// checkImage lists, as (interface, message), what is wrong with one image
+// reference for a site whose registry is m (declared false: none).
+func checkImage(img string, m mirror, key string, declared bool) [][2]string {
+	var out [][2]string
+	ref, err := name.ParseReference(img)
+	if err != nil {
+		return [][2]string{{"", fmt.Sprintf("%q is not an image reference (%v): write registry/repository:tag", img, err)}}
+	}
+	repo := ref.Context()
+	if declared {
+		host, port, err := splitRegistry(repo.RegistryStr(), m.implicit)
+		switch {
+		case err != nil || host != m.host:
+			out = append(out, [2]string{registryName, fmt.Sprintf("%q is outside the declared registries: its registry is %s, the site's is %s (%s.host); pull it through %s", img, repo.RegistryStr(), m.spec, key, m.spec)})
+		case port != m.port:
+			out = append(out, [2]string{registryName, fmt.Sprintf("%q names the registry host %s on port %d, the site declares port %d (%s.host %s); use %s", img, host, port, m.port, key, m.spec, m.spec)})
+		case m.path != "" && !strings.HasPrefix(repo.RepositoryStr()+"/", m.path+"/"):
+			out = append(out, [2]string{registryName, fmt.Sprintf("%q is outside the declared registries: its repository %s is not under %s (%s.host); pull it through %s", img, repo.RepositoryStr(), m.path, key, m.spec)})
+		}
+	}
+	if t, ok := ref.(name.Tag); ok {
+		// The library defaults a missing tag to latest; only the text
+		// after the last slash tells a written tag from none.
+		last := img[strings.LastIndexByte(img, '/')+1:]
+		switch {
+		case !strings.Contains(last, ":"):
+			out = append(out, [2]string{"", fmt.Sprintf("%q has no tag and no digest: it pulls whatever latest is; pin a version tag (and a digest)", img)})
+		case t.TagStr() == "latest":
+			out = append(out, [2]string{"", fmt.Sprintf("%q has the tag latest, which moves: pin a version tag (and a digest)", img)})
+		}
+	}
+	return out
+}

@@ -1,0 +1,59 @@
+package externals
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestCheckImage(t *testing.T) {
+	site := mirror{host: "harbor.example.org", port: 443, implicit: 443, path: "dpps-mirror", spec: "harbor.example.org/dpps-mirror"}
+	const key = "global.externals.registry"
+	tests := []struct {
+		name     string
+		img      string
+		m        mirror
+		declared bool
+		want     []string
+	}{
+		{"mirrored", "harbor.example.org/dpps-mirror/rucio/rucio-server:release-40.0.0", site, true, nil},
+		{"mirrored digest", "harbor.example.org/dpps-mirror/library/busybox@sha256:" + zeros, site, true, nil},
+		{"mirrored explicit port", "harbor.example.org:443/dpps-mirror/library/busybox:1.36.1", site, true, nil},
+		{"host case", "Harbor.Example.org/dpps-mirror/library/busybox:1.36.1", site, true, nil},
+		{"docker hub", "docker.io/library/busybox:1.36.1", site, true, []string{
+			`registry: "docker.io/library/busybox:1.36.1" is outside the declared registries: its registry is index.docker.io, the site's is harbor.example.org/dpps-mirror (global.externals.registry.host); pull it through harbor.example.org/dpps-mirror`}},
+		{"implicit hub, no tag", "busybox", site, true, []string{
+			`registry: "busybox" is outside the declared registries: its registry is index.docker.io, the site's is harbor.example.org/dpps-mirror (global.externals.registry.host); pull it through harbor.example.org/dpps-mirror`,
+			`: "busybox" has no tag and no digest: it pulls whatever latest is; pin a version tag (and a digest)`}},
+		{"other port", "harbor.example.org:5000/dpps-mirror/library/busybox:1.36.1", site, true, []string{
+			`registry: "harbor.example.org:5000/dpps-mirror/library/busybox:1.36.1" names the registry host harbor.example.org on port 5000, the site declares port 443 (global.externals.registry.host harbor.example.org/dpps-mirror); use harbor.example.org/dpps-mirror`}},
+		{"declared port", "mirror.example.org:5000/busybox:1.36.1", mirror{host: "mirror.example.org", port: 5000, implicit: 443, spec: "mirror.example.org:5000"}, true, nil},
+		{"declared port, default used", "mirror.example.org/busybox:1.36.1", mirror{host: "mirror.example.org", port: 5000, implicit: 443, spec: "mirror.example.org:5000"}, true, []string{
+			`registry: "mirror.example.org/busybox:1.36.1" names the registry host mirror.example.org on port 443, the site declares port 5000 (global.externals.registry.host mirror.example.org:5000); use mirror.example.org:5000`}},
+		{"other path", "harbor.example.org/other/busybox:1.36.1", site, true, []string{
+			`registry: "harbor.example.org/other/busybox:1.36.1" is outside the declared registries: its repository other/busybox is not under dpps-mirror (global.externals.registry.host); pull it through harbor.example.org/dpps-mirror`}},
+		{"path prefix is not a path", "harbor.example.org/dpps-mirror2/busybox:1.36.1", site, true, []string{
+			`registry: "harbor.example.org/dpps-mirror2/busybox:1.36.1" is outside the declared registries: its repository dpps-mirror2/busybox is not under dpps-mirror (global.externals.registry.host); pull it through harbor.example.org/dpps-mirror`}},
+		{"latest", "harbor.example.org/dpps-mirror/library/busybox:latest", site, true, []string{
+			`: "harbor.example.org/dpps-mirror/library/busybox:latest" has the tag latest, which moves: pin a version tag (and a digest)`}},
+		{"no tag, port in host", "harbor.example.org:443/dpps-mirror/library/busybox", site, true, []string{
+			`: "harbor.example.org:443/dpps-mirror/library/busybox" has no tag and no digest: it pulls whatever latest is; pin a version tag (and a digest)`}},
+		{"latest pinned by digest", "harbor.example.org/dpps-mirror/library/busybox:latest@sha256:" + zeros, site, true, nil},
+		{"no registry declared: only the tag", "docker.io/library/busybox:latest", mirror{}, false, []string{
+			`: "docker.io/library/busybox:latest" has the tag latest, which moves: pin a version tag (and a digest)`}},
+		{"not a reference", "Harbor.example.org/UPPER:1", site, true, []string{
+			`: "Harbor.example.org/UPPER:1" is not an image reference (could not parse reference: Harbor.example.org/UPPER:1): write registry/repository:tag`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, f := range checkImage(tt.img, tt.m, key, tt.declared) {
+				got = append(got, f[0]+": "+f[1])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("checkImage(%q):\ngot  %q\nwant %q", tt.img, got, tt.want)
+			}
+		})
+	}
+}
+
+const zeros = "0000000000000000000000000000000000000000000000000000000000000000"
