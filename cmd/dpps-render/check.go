@@ -29,7 +29,9 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        disagree with the catalog and the site's values
   undeclared-endpoint  an env value or ConfigMap names a host no external
                        interface declares (Services of the release and
-                       cluster-local names are fine), or an Ingress or a
+                       cluster-local names are fine), or names a host an
+                       external declares on a port it does not declare
+                       for it, or an Ingress or a
                        LoadBalancer/NodePort Service exposes the release
                        without an inbound interface
   malformed-endpoint   the site's endpoint is not a valid URL, host or port,

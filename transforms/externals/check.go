@@ -225,6 +225,8 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 	}
 	undeclared(r, nodes, func(obj *yaml.RNode, where, host string) {
 		add(soft, RuleUndeclared, "", obj, "%s names the host %s, which no external interface declares (global.externals) and which is not a Service of the release", where, host)
+	}, func(obj *yaml.RNode, msg string) {
+		add(soft, RuleUndeclared, "", obj, "%s", msg)
 	})
 	SortFindings(rep.Findings)
 	rep.OK = rep.Errors() == 0
@@ -372,9 +374,19 @@ func declaredHosts(r *Release) map[string]bool {
 
 // undeclared reports every host named in an env value of a container or
 // in the data of a ConfigMap (the catalog's excepted) that is neither
-// declared by an external interface nor internal to the release.
-func undeclared(r *Release, nodes []*yaml.RNode, report func(obj *yaml.RNode, where, host string)) {
+// declared by an external interface nor internal to the release, and
+// (reportPort) every host an external declares named there with a port it
+// does not declare for it.
+func undeclared(r *Release, nodes []*yaml.RNode, report func(obj *yaml.RNode, where, host string), reportPort func(obj *yaml.RNode, msg string)) {
 	declared := declaredHosts(r)
+	ports := declaredPorts(r)
+	checkPorts := func(obj *yaml.RNode, where, text string, whole bool) {
+		for _, hp := range HostPorts(text, whole) {
+			if d := ports[hp.Host]; d != nil && !d.ports[hp.Port] {
+				reportPort(obj, portMessage(where, hp, d))
+			}
+		}
+	}
 	internal := map[string]bool{}
 	for _, n := range nodes {
 		if n.GetKind() == "Service" {
@@ -409,6 +421,7 @@ func undeclared(r *Release, nodes []*yaml.RNode, report func(obj *yaml.RNode, wh
 						report(n, "data key "+data.Content[j].Value, h)
 					}
 				}
+				checkPorts(n, "data key "+data.Content[j].Value, data.Content[j+1].Value, false)
 			}
 			continue
 		}
@@ -439,6 +452,7 @@ func undeclared(r *Release, nodes []*yaml.RNode, report func(obj *yaml.RNode, wh
 						report(n, fmt.Sprintf("container %s env %s", cname, name), h)
 					}
 				}
+				checkPorts(n, fmt.Sprintf("container %s env %s", cname, name), v.Value, true)
 			}
 		}
 	}

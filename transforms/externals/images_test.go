@@ -57,3 +57,25 @@ func TestCheckImage(t *testing.T) {
 }
 
 const zeros = "0000000000000000000000000000000000000000000000000000000000000000"
+
+func TestHostPorts(t *testing.T) {
+	tests := []struct {
+		text  string
+		whole bool
+		want  []HostPort
+	}{
+		{"postgresql://rucio:$(P)@db.example.org:6432/rucio?sslmode=verify-full", true, []HostPort{{"db.example.org", 6432}}},
+		{"https://iam.example.org/", true, nil},
+		{"FTS.example.org:8446", true, []HostPort{{"fts.example.org", 8446}}},
+		{"fts.example.org", true, nil},
+		{"release-40.0.0", true, nil},
+		{"a https://a.example.org:1 and https://[2001:db8::1]:2/x, again https://a.example.org:1", false, []HostPort{{"a.example.org", 1}, {"2001:db8::1", 2}}},
+		{"Host = ce1.example.org:9619, ce2.example.org\nname = x.example.org:1", false, []HostPort{{"ce1.example.org", 9619}}},
+		{"proxy: ${PROXY}:3128", false, nil},
+	}
+	for _, tt := range tests {
+		if got := HostPorts(tt.text, tt.whole); !slices.Equal(got, tt.want) {
+			t.Errorf("HostPorts(%q, %v) = %v, want %v", tt.text, tt.whole, got, tt.want)
+		}
+	}
+}
