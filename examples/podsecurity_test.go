@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/script")
@@ -91,17 +90,5 @@ func TestPodSecurityLevels(t *testing.T) {
 // declaredLevel is global.podSecurity.level of a values file, "" when unset.
 func declaredLevel(t *testing.T, file string) string {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := yaml.Parse(string(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := n.Map()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return str(dig(m, "global", "podSecurity", "level"))
+	return str(dig(readValues(t, file), "global", "podSecurity", "level"))
 }

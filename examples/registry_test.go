@@ -1,12 +1,9 @@
 package examples
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // backupMirror is the mirror of the render with the fixtures' backup Jobs,
@@ -97,17 +94,5 @@ func podSpecOf(o object) map[string]any {
 // mirrorOf is global.externals.registry.host of a values file, "" unset.
 func mirrorOf(t *testing.T, file string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Clean(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := yaml.Parse(string(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := n.Map()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSuffix(str(dig(m, "global", "externals", "registry", "host")), "/")
+	return strings.TrimSuffix(str(dig(readValues(t, filepath.Clean(file)), "global", "externals", "registry", "host")), "/")
 }

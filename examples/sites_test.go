@@ -32,7 +32,16 @@ type siteFile struct {
 
 func readSite(t *testing.T, site string) siteFile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("sites", site+".yaml"))
+	m := readValues(t, filepath.Join("sites", site+".yaml"))
+	ext, _ := dig(m, "global", "externals").(map[string]any)
+	inbound, _ := dig(m, "global", "inbound").(map[string]any)
+	return siteFile{externals: ext, inbound: inbound, store: str(dig(m, "global", "secrets", "secretStore", "name"))}
+}
+
+// readValues reads a values file into a map.
+func readValues(t *testing.T, file string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,9 +53,7 @@ func readSite(t *testing.T, site string) siteFile {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ext, _ := dig(m, "global", "externals").(map[string]any)
-	inbound, _ := dig(m, "global", "inbound").(map[string]any)
-	return siteFile{externals: ext, inbound: inbound, store: str(dig(m, "global", "secrets", "secretStore", "name"))}
+	return m
 }
 
 // endpoints are the host names and URLs a site file sets, with where.
