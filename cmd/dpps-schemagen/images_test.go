@@ -375,3 +375,58 @@ func TestExampleImagesListed(t *testing.T) {
 		}
 	})
 }
+
+// TestImagesDocumented: docs/site-admin.md's "Images" table has one row
+// per entry of interfaces/images.cue with its reference, checked date and
+// confirmed flag; docs/chart.md names every listed reference; no doc names
+// an image of docker.io/bitnami, which serves no versioned tag.
+func TestImagesDocumented(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(repoRoot, "docs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	admin, chart := read("site-admin.md"), read("chart.md")
+	list := imageList(t)
+	rows := 0
+	for _, line := range strings.Split(admin, "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) < 7 || !strings.HasPrefix(line, "| ") {
+			continue
+		}
+		name := strings.TrimPrefix(cells[0], "| ")
+		img, ok := list[name]
+		if !ok {
+			continue
+		}
+		rows++
+		confirmed := map[bool]string{true: "yes", false: "no"}[img.Confirmed]
+		if want := "`" + img.Registry + "/" + img.Repository + ":" + img.Tag + "`"; cells[1] != want || cells[4] != img.Checked || cells[5] != confirmed {
+			t.Errorf("docs/site-admin.md row %s: reference %s, checked %s, confirmed %s; interfaces/images.cue: %s, %s, %s",
+				name, cells[1], cells[4], cells[5], want, img.Checked, confirmed)
+		}
+	}
+	if rows != len(list) {
+		t.Errorf("docs/site-admin.md's Images table has %d rows of listed images, interfaces/images.cue lists %d", rows, len(list))
+	}
+	for name, img := range list {
+		if ref := "`" + img.Registry + "/" + img.Repository + ":" + img.Tag + "`"; !strings.Contains(chart, ref) {
+			t.Errorf("docs/chart.md does not name images.%s, %s", name, ref)
+		}
+	}
+	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(docs, filepath.Join(repoRoot, "README.md")) {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "docker.io/bitnami/") {
+			t.Errorf("%s names an image of docker.io/bitnami/, which serves no versioned tag since 2025-08-28", d)
+		}
+	}
+}
