@@ -293,7 +293,7 @@ func TestInventoryMatchesEveryImage(t *testing.T) {
 	for _, example := range []string{"prod-site", "ci"} {
 		t.Run(example, func(t *testing.T) {
 			nodes := render(t, example)
-			ws, err := externals.Inventory(nodes, "", "")
+			ws, err := externals.Inventory(nodes, "", externals.InventoryFilter{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,11 +1,13 @@
 package externals
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/ctao/dpps-deploy/transforms/manifest"
@@ -29,6 +31,9 @@ type Image struct {
 
 // Workload is one object that runs pods.
 type Workload struct {
+	// Site names the render the workload comes from, when the renders are
+	// named (inventory SITE=FILE ...).
+	Site      string `json:"site,omitempty"`
 	Kind      string `json:"kind"`
 	Name      string `json:"name"`
 	Namespace string `json:"namespace,omitempty"`
@@ -46,22 +51,44 @@ type Workload struct {
 	// catalog it serves and connects to.
 	Provides []string `json:"provides"`
 	Consumes []string `json:"consumes"`
+
+	// mirror is the site's registry mirror ("host[:port][/path]"), when
+	// the render declares one: ByImage groups the same image pulled
+	// through different sites' mirrors.
+	mirror string
+}
+
+// InventoryFilter selects the images Inventory lists; a zero field selects
+// every image.
+type InventoryFilter struct {
+	// Image: the reference, as written, contains it.
+	Image string
+	// Digest: the image is pinned to exactly this digest ("sha256:...").
+	Digest string
+}
+
+func (f InventoryFilter) match(img Image) bool {
+	return strings.Contains(img.Image, f.Image) && (f.Digest == "" || img.Digest == f.Digest)
 }
 
 // Inventory lists every workload of a render, in stream order, with its
 // images (init containers first), subchart, chart version and interfaces.
 // The catalog (the stream's, or the file at catalogPath) supplies the
 // interfaces; without one they come from the externals annotations only.
-// When image is not empty, only workloads running an image whose reference
-// contains it are listed, with those images only.
-func Inventory(nodes []*yaml.RNode, catalogPath, image string) ([]Workload, error) {
+// When the filter selects images, only workloads running one are listed,
+// with those images only.
+func Inventory(nodes []*yaml.RNode, catalogPath string, filter InventoryFilter) ([]Workload, error) {
 	info, err := release.Find(nodes, catalogPath)
 	if err != nil {
 		return nil, err
 	}
 	var r *Release
+	mirror := ""
 	if info != nil {
 		r = Resolve(info)
+		if m, _, ok := siteMirror(r); ok {
+			mirror = m.spec
+		}
 	}
 	out := []Workload{}
 	for _, n := range nodes {
@@ -71,7 +98,7 @@ func Inventory(nodes []*yaml.RNode, catalogPath, image string) ([]Workload, erro
 			continue
 		}
 		w := Workload{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(),
-			Images: []Image{}, Externals: []string{}, Provides: []string{}, Consumes: []string{}}
+			Images: []Image{}, Externals: []string{}, Provides: []string{}, Consumes: []string{}, mirror: mirror}
 		ann := n.GetAnnotations()
 		w.Subchart = ann[provenance.ComponentAnnotation]
 		if w.Subchart == "" {
@@ -94,10 +121,10 @@ func Inventory(nodes []*yaml.RNode, catalogPath, image string) ([]Workload, erro
 			if f := manifest.Field(c, "image"); f != nil {
 				ref = f.Value
 			}
-			if image != "" && !strings.Contains(ref, image) {
+			img := ParseImage(ref)
+			if !filter.match(img) {
 				continue
 			}
-			img := ParseImage(ref)
 			if f := manifest.Field(c, "name"); f != nil {
 				img.Container = f.Value
 			}
@@ -154,4 +181,118 @@ func ParseImage(ref string) Image {
 	}
 	img.Repository = rest
 	return img
+}
+
+// ImageUse is one image and where it runs: the answer to "which sites,
+// systems and chart versions run image X".
+type ImageUse struct {
+	// Image is the repository path and tag with the registry left out
+	// ("rucio/rucio-server:release-40.0.0"): the site's mirror when the
+	// render declares one and the image is under it, else the reference's
+	// own registry (Docker Hub's "library/" made explicit). The same image
+	// pulled through six sites' mirrors is one ImageUse.
+	Image string `json:"image"`
+	// Digest is the pinned digest, when there is one: the same tag with
+	// another digest is another ImageUse.
+	Digest string `json:"digest,omitempty"`
+	// Sites, in the order of the renders; empty for an unnamed render.
+	Sites []string `json:"sites"`
+	// Systems are "subchart/component" (the subchart alone for a workload
+	// of no catalog component; "Kind/name" without either), sorted.
+	Systems []string `json:"systems"`
+	// Charts are the "<chart>-<version>" of the workloads, sorted; a
+	// workload without one (no provenance, no helm.sh/chart) adds none.
+	Charts []string `json:"charts"`
+	// Uses are the containers running it, in the order of the renders.
+	Uses []ImageRef `json:"uses"`
+
+	unknownChart bool
+}
+
+// ImageRef is one container running an image.
+type ImageRef struct {
+	Site      string `json:"site,omitempty"`
+	Workload  string `json:"workload"`
+	Container string `json:"container"`
+	System    string `json:"system"`
+	Chart     string `json:"chart,omitempty"`
+	// Reference is the image as written.
+	Reference string `json:"reference"`
+}
+
+// ByImage groups the images of workloads (the inventories of one or
+// several renders) by image, sorted by image and digest.
+func ByImage(ws []Workload) []ImageUse {
+	type key struct{ image, digest string }
+	byKey := map[key]*ImageUse{}
+	for _, w := range ws {
+		system := w.System()
+		for _, img := range w.Images {
+			k := key{img.Path(w.mirror), img.Digest}
+			if img.Tag != "" {
+				k.image += ":" + img.Tag
+			}
+			u := byKey[k]
+			if u == nil {
+				u = &ImageUse{Image: k.image, Digest: k.digest, Sites: []string{}, Systems: []string{}, Charts: []string{}}
+				byKey[k] = u
+			}
+			if w.Site != "" && !slices.Contains(u.Sites, w.Site) {
+				u.Sites = append(u.Sites, w.Site)
+			}
+			if !slices.Contains(u.Systems, system) {
+				u.Systems = append(u.Systems, system)
+			}
+			if w.Chart == "" {
+				u.unknownChart = true
+			} else if !slices.Contains(u.Charts, w.Chart) {
+				u.Charts = append(u.Charts, w.Chart)
+			}
+			u.Uses = append(u.Uses, ImageRef{Site: w.Site, Workload: w.Kind + "/" + w.Name,
+				Container: img.Container, System: system, Chart: w.Chart, Reference: img.Image})
+		}
+	}
+	out := make([]ImageUse, 0, len(byKey))
+	for _, k := range slices.SortedFunc(maps.Keys(byKey), func(a, b key) int {
+		return cmp.Or(strings.Compare(a.image, b.image), strings.Compare(a.digest, b.digest))
+	}) {
+		u := byKey[k]
+		sort.Strings(u.Systems)
+		sort.Strings(u.Charts)
+		out = append(out, *u)
+	}
+	return out
+}
+
+// System is the workload's system: "subchart/component", the subchart
+// alone when it is no catalog component's, or "Kind/name" when neither is
+// known.
+func (w Workload) System() string {
+	switch {
+	case w.Subchart != "" && w.Component != "":
+		return w.Subchart + "/" + w.Component
+	case w.Subchart != "":
+		return w.Subchart
+	case w.Component != "":
+		return w.Component
+	}
+	return w.Kind + "/" + w.Name
+}
+
+// Path is the image's repository path without its registry: with mirror
+// ("host[:port][/path]", the site's registry) left out when the image is
+// under it, else the reference's own registry, Docker Hub's implicit
+// "library/" made explicit ("busybox" is "library/busybox"). A reference
+// that does not parse is returned as written.
+func (img Image) Path(mirror string) string {
+	if mirror != "" {
+		if p, ok := strings.CutPrefix(img.Repository, strings.TrimSuffix(mirror, "/")+"/"); ok {
+			return p
+		}
+	}
+	repo, err := name.NewRepository(img.Repository)
+	if err != nil {
+		return img.Repository
+	}
+	return repo.RepositoryStr()
 }

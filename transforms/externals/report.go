@@ -111,8 +111,10 @@ func checkJUnit(w io.Writer, rep *Report) error {
 }
 
 // WriteInventory writes workloads as "table" (a row per image, so that
-// grep finds every workload of an image) or "json".
-func WriteInventory(w io.Writer, format string, ws []Workload) error {
+// grep finds every workload of an image) or "json". With sites, the table
+// starts with a SITE column (the JSON has a "site" field whenever a
+// workload has one).
+func WriteInventory(w io.Writer, format string, ws []Workload, sites bool) error {
 	switch format {
 	case "json":
 		return writeJSON(w, struct {
@@ -120,7 +122,13 @@ func WriteInventory(w io.Writer, format string, ws []Workload) error {
 		}{ws})
 	case "table":
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "WORKLOAD\tSUBCHART\tCHART\tCONTAINER\tREPOSITORY\tTAG\tDIGEST\tINTERFACES")
+		site := func(s string) string {
+			if !sites {
+				return ""
+			}
+			return dash(s) + "\t"
+		}
+		fmt.Fprintln(tw, site("SITE")+"WORKLOAD\tSUBCHART\tCHART\tCONTAINER\tREPOSITORY\tTAG\tDIGEST\tINTERFACES")
 		for _, wl := range ws {
 			var ifs []string
 			if len(wl.Externals) > 0 {
@@ -137,9 +145,42 @@ func WriteInventory(w io.Writer, format string, ws []Workload) error {
 				if img.Init {
 					c += " (init)"
 				}
-				fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wl.Kind, wl.Name, dash(wl.Subchart), dash(wl.Chart),
+				fmt.Fprintf(tw, "%s%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", site(wl.Site), wl.Kind, wl.Name, dash(wl.Subchart), dash(wl.Chart),
 					c, img.Repository, dash(img.Tag), dash(img.Digest), dash(strings.Join(ifs, "; ")))
 			}
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("unknown output format %q; valid formats: %s", format, strings.Join(InventoryFormats, ", "))
+}
+
+// WriteImages writes the images of ByImage as "table" (a row per image:
+// the sites, systems and chart versions running it; with sites false, no
+// SITES column) or "json".
+func WriteImages(w io.Writer, format string, uses []ImageUse, sites bool) error {
+	switch format {
+	case "json":
+		return writeJSON(w, struct {
+			Images []ImageUse `json:"images"`
+		}{uses})
+	case "table":
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		if sites {
+			fmt.Fprintln(tw, "IMAGE\tDIGEST\tSITES\tSYSTEMS\tCHARTS")
+		} else {
+			fmt.Fprintln(tw, "IMAGE\tDIGEST\tSYSTEMS\tCHARTS")
+		}
+		for _, u := range uses {
+			charts := u.Charts
+			if u.unknownChart {
+				charts = append([]string{"-"}, charts...)
+			}
+			row := []string{u.Image, dash(u.Digest)}
+			if sites {
+				row = append(row, dash(strings.Join(u.Sites, ",")))
+			}
+			row = append(row, strings.Join(u.Systems, ","), dash(strings.Join(charts, ",")))
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
 		return tw.Flush()
 	}
