@@ -20,7 +20,8 @@ import (
 // real OCI registry, go-containerregistry's), where the test pushes a
 // random image under every name the render uses; "dpps-render images
 // lock" resolves them, and the render with --image-lock must pin each
-// container to the digest of the image the test pushed.
+// container, hooks and test pods included, to the digest of the image the
+// test pushed.
 func TestImageLock(t *testing.T) {
 	helm, render := tools(t)
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
@@ -43,7 +44,10 @@ func TestImageLock(t *testing.T) {
 			for _, f := range files {
 				args = append(args, "-f", f)
 			}
-			args = append(args, "--set", "global.externals.registry.host="+mirror, "--post-renderer", render)
+			args = append(args, "--set", "global.externals.registry.host="+mirror)
+			// Helm 3 passes no hook through a post-renderer: dpps-render
+			// reads the whole render, hooks and test pods included, as a
+			// site running Helm 3 checks it (README, "Hooks: use Helm 4").
 			unpinned := run(t, helm, args...)
 			refs := containerImages(parse(t, unpinned))
 			if len(refs) == 0 {
@@ -59,20 +63,36 @@ func TestImageLock(t *testing.T) {
 			}
 
 			lock := filepath.Join(t.TempDir(), "images.lock.yaml")
-			cmd := exec.Command(render, "images", "lock", "--output", lock)
-			cmd.Stdin = strings.NewReader(string(unpinned))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("images lock: %v\n%s", err, out)
-			}
-			pinned := parse(t, run(t, helm, append(args, "--post-renderer-args", "--image-lock="+lock)...))
+			stdinRun(t, unpinned, render, "images", "lock", "--output", lock)
+			pinned := parse(t, stdinRun(t, unpinned, render, "--image-lock", lock))
 			got := containerImages(pinned)
 			if len(got) != len(refs) {
 				t.Fatalf("%d containers with the lock, %d without", len(got), len(refs))
 			}
 			for i, c := range got {
 				want := refs[i].image + "@" + pushed[refs[i].image]
-				if c.image != want {
+				if c.where != refs[i].where || c.image != want {
 					t.Errorf("%s: image %q, want %q", c.where, c.image, want)
+				}
+			}
+			// Through Helm 3's --post-renderer, the lock pins every object
+			// Helm passes it: all but hooks.
+			if name == "ci" {
+				post := parse(t, run(t, helm, append(args, "--post-renderer", render, "--post-renderer-args", "--image-lock="+lock)...))
+				n := 0
+				for _, o := range post {
+					if o.ann[annHook] != "" || podSpecOf(o) == nil {
+						continue
+					}
+					for _, c := range containerImages([]object{o}) {
+						n++
+						if _, digest, _ := strings.Cut(c.image, "@"); digest != pushed[strings.TrimSuffix(c.image, "@"+digest)] {
+							t.Errorf("post-renderer: %s: image %q is not pinned to the pushed image", c.where, c.image)
+						}
+					}
+				}
+				if n == 0 {
+					t.Error("post-renderer: no container outside hooks")
 				}
 			}
 			// Provenance records tag and digest of every image.
@@ -87,6 +107,19 @@ func TestImageLock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stdinRun runs a command with stdin and returns its stdout.
+func stdinRun(t *testing.T, stdin []byte, name string, args ...string) []byte {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader(string(stdin))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+	}
+	return []byte(stdout.String())
 }
 
 type containerImage struct{ where, image string }
