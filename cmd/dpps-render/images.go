@@ -132,7 +132,7 @@ func imagesLock(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	r := imageresolve.New(imageresolve.Options{Insecure: insecure, Timeout: *timeout})
 	entries, failures := resolveAll(r, wanted)
 	if lock != nil {
-		return reportCheck(*check, lock, entries, failures, stdout, stderr)
+		return reportCheck(*check, lock, wanted, entries, failures, stdout)
 	}
 	for _, f := range failures {
 		fmt.Fprintf(stderr, "dpps-render images lock: %s\n", f)
@@ -217,14 +217,22 @@ func resolveAll(r *imageresolve.Resolver, wanted []wantedImage) (entries []image
 }
 
 // reportCheck compares what the registries serve now with the lock.
-func reportCheck(path string, lock *imagelock.Lock, now []imagelock.Entry, failures []string, stdout, stderr io.Writer) int {
+func reportCheck(path string, lock *imagelock.Lock, wanted []wantedImage, now []imagelock.Entry, failures []string, stdout io.Writer) int {
 	locked := lock.Digests()
+	pinned := map[string]string{}
+	for _, w := range wanted {
+		if w.pinned != "" {
+			pinned[w.image] = w.ref
+		}
+	}
 	var problems []string
 	for _, e := range now {
 		was, ok := locked[e.Image]
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("image %q is not in the lock: re-run 'dpps-render images lock' on this render", e.Image))
+		case was != e.Digest && pinned[e.Image] != "":
+			problems = append(problems, fmt.Sprintf("image %q: the render pins it to %s, the lock has %s: fix the values or re-run 'dpps-render images lock'", pinned[e.Image], e.Digest, was))
 		case was != e.Digest:
 			problems = append(problems, fmt.Sprintf("image %q moved: the lock has %s, its registry now serves %s: review the new image, then re-run 'dpps-render images lock'", e.Image, was, e.Digest))
 		}
