@@ -71,7 +71,8 @@ FUZZ_TARGETS := \
 	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
 	./transforms/pipeline:FuzzFastParse ./transforms/pipeline:FuzzReadersAgree \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
-	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzAllTransforms \
+	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzImagelock \
+	./transforms:FuzzAllTransforms \
 	./schema:FuzzLintPositions
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ_TARGETS)

@@ -15,7 +15,7 @@ func TestLoadConfig(t *testing.T) {
 		"json":              {in: `{"provenance": {"partOf": "ctao"}}`},
 		"wrong type":        {in: "provenance: {partOf: 3}\n", wantErr: "c.yaml: /provenance/partOf: got number, want string"},
 		"unknown key":       {in: "extra: 1\n", wantErr: "c.yaml: /: additional properties 'extra' not allowed"},
-		"unknown transform": {in: "transforms: [nope]\n", wantErr: "c.yaml: /transforms/0: value must be one of 'provenance'"},
+		"unknown transform": {in: "transforms: [nope]\n", wantErr: "c.yaml: /transforms/0: value must be one of 'imagelock', 'provenance'"},
 		"bad chart":         {in: "provenance: {chart: dpps}\n", wantErr: "c.yaml: /provenance/chart: 'dpps' does not match pattern"},
 		"not yaml":          {in: "a: [\n", wantErr: "c.yaml: line 1: did not find expected node content"},
 		"key twice":         {in: "provenance: {partOf: a}\nprovenance: {partOf: b}\n", wantErr: "c.yaml: line 2: key \"provenance\" already set in map"},

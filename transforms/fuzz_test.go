@@ -2,7 +2,9 @@ package transforms_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,10 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ctao/dpps-deploy/internal/testutil"
 	"github.com/ctao/dpps-deploy/transforms"
+	"github.com/ctao/dpps-deploy/transforms/imagelock"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
@@ -160,7 +164,11 @@ func fuzzTransforms(f *testing.F, names ...string) {
 		if err != nil {
 			return // the reader's own target, pipeline.FuzzReadWrite, covers this
 		}
-		out, err := runTransforms(names, []byte(in))
+		lock := ""
+		if contains(names, "imagelock") {
+			lock = lockEveryImage(t, before)
+		}
+		out, err := runTransforms(names, lock, []byte(in))
 		if err != nil {
 			for _, c := range fuzzCredentials {
 				b64 := base64.StdEncoding.EncodeToString([]byte(c))
@@ -195,7 +203,14 @@ func fuzzTransforms(f *testing.F, names ...string) {
 		if !removes && len(after) < len(before) {
 			t.Fatalf("%d objects in, %d out", len(before), len(after))
 		}
-		again, err := runTransforms(names, out)
+		if lock != "" {
+			for _, u := range imagelock.Uses(after) {
+				if !strings.Contains(u.Ref, "@sha256:") {
+					t.Fatalf("%s: container %s: image %q is not pinned", u.Object, u.Container, u.Ref)
+				}
+			}
+		}
+		again, err := runTransforms(names, lock, out)
 		if err != nil {
 			t.Fatalf("a second run fails: %v", err)
 		}
@@ -205,8 +220,34 @@ func fuzzTransforms(f *testing.F, names ...string) {
 	})
 }
 
-func runTransforms(names []string, in []byte) ([]byte, error) {
-	steps, err := transforms.Steps(&transforms.Config{Transforms: names})
+// lockEveryImage writes a lock of every image of nodes: the digest an
+// image carries, else one made up from its name.
+func lockEveryImage(t *testing.T, nodes []*kyaml.RNode) string {
+	digests := map[string]string{}
+	for _, u := range imagelock.Uses(nodes) {
+		image, written := imagelock.Split(u.Ref)
+		if _, ok := digests[image]; ok {
+			continue
+		}
+		if d := sha256.Sum256([]byte(image)); len(written) == 71 {
+			digests[image] = written
+		} else {
+			digests[image] = "sha256:" + hex.EncodeToString(d[:])
+		}
+	}
+	var entries []imagelock.Entry
+	for image, d := range digests {
+		entries = append(entries, imagelock.Entry{Image: image, Digest: d})
+	}
+	p := filepath.Join(t.TempDir(), "images.lock.yaml")
+	if err := os.WriteFile(p, imagelock.Marshal(entries), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runTransforms(names []string, lock string, in []byte) ([]byte, error) {
+	steps, err := transforms.Steps(&transforms.Config{Transforms: names, ImageLock: lock})
 	if err != nil {
 		return nil, err
 	}
@@ -230,17 +271,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func FuzzProvenance(f *testing.F)    { fuzzTransforms(f, "provenance") }
-func FuzzSecretrefs(f *testing.F)    { fuzzTransforms(f, "secretrefs") }
-func FuzzNetpol(f *testing.F)        { fuzzTransforms(f, "netpol") }
-func FuzzExternals(f *testing.F)     { fuzzTransforms(f, "externals") }
-func FuzzGuards(f *testing.F)        { fuzzTransforms(f, "guards") }
+func FuzzProvenance(f *testing.F) { fuzzTransforms(f, "provenance") }
+func FuzzSecretrefs(f *testing.F) { fuzzTransforms(f, "secretrefs") }
+func FuzzNetpol(f *testing.F)     { fuzzTransforms(f, "netpol") }
+func FuzzExternals(f *testing.F)  { fuzzTransforms(f, "externals") }
+func FuzzGuards(f *testing.F)     { fuzzTransforms(f, "guards") }
+
+// FuzzImagelock runs imagelock and provenance with a lock of every image
+// the input names (their own digest when they carry one): besides the
+// invariants above, every container image comes out pinned.
+func FuzzImagelock(f *testing.F)     { fuzzTransforms(f, "imagelock", "provenance") }
 func FuzzAllTransforms(f *testing.F) { fuzzTransforms(f, transforms.Names()...) }
 
 // TestEveryTransformFuzzed fails when a transform is registered without a
 // fuzz target above (and in the Makefile's fuzz target).
 func TestEveryTransformFuzzed(t *testing.T) {
-	fuzzed := map[string]bool{"provenance": true, "secretrefs": true, "netpol": true, "externals": true, "guards": true}
+	fuzzed := map[string]bool{"imagelock": true, "provenance": true, "secretrefs": true, "netpol": true, "externals": true, "guards": true}
 	for _, n := range transforms.Names() {
 		if !fuzzed[n] {
 			t.Errorf("transform %q has no fuzz target in fuzz_test.go", n)

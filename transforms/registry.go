@@ -5,12 +5,14 @@ package transforms
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/guards"
+	"github.com/ctao/dpps-deploy/transforms/imagelock"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
@@ -27,6 +29,11 @@ type Config struct {
 	// schema/catalog.schema.json), for charts that render no catalog
 	// ConfigMap. It wins over a catalog found in the stream.
 	Catalog string `json:"catalog,omitempty"`
+	// ImageLock is the path of an image lock written by "dpps-render images
+	// lock": every image is pinned to its locked digest, and an image the
+	// lock lacks fails the run. Needs the imagelock transform, before
+	// provenance.
+	ImageLock string `json:"imageLock,omitempty"`
 	// Provenance configures the provenance transform.
 	Provenance provenance.Config `json:"provenance,omitempty"`
 	// Secretrefs configures the secretrefs transform.
@@ -46,6 +53,12 @@ type Registration struct {
 
 // registry lists the transforms in the order they run by default.
 var registry = []Registration{
+	// imagelock runs first: provenance then records the pinned images.
+	{
+		Name:    "imagelock",
+		Summary: "with --image-lock, pins every image to its locked digest; refuses an image the lock lacks or that carries another digest",
+		New:     func(c *Config) kio.Filter { return imagelock.New(c.ImageLock) },
+	},
 	{
 		Name:    "provenance",
 		Summary: "stamps part-of, source template, subchart, chart and renderer versions and workload images",
@@ -101,6 +114,15 @@ func Steps(cfg *Config) ([]pipeline.Step, error) {
 	}
 	if p := cfg.Provenance.PartOf; p != "" && !validLabelValue.MatchString(p) {
 		return nil, fmt.Errorf("provenance.partOf (--part-of) %q is not a label value Kubernetes accepts: at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", p)
+	}
+	if cfg.ImageLock != "" {
+		lock, prov := slices.Index(names, "imagelock"), slices.Index(names, "provenance")
+		switch {
+		case lock < 0:
+			return nil, fmt.Errorf("an image lock (imageLock, --image-lock) is given but the transform imagelock is not listed: add it, or the images would not be pinned")
+		case prov >= 0 && prov < lock:
+			return nil, fmt.Errorf("transform imagelock is listed after provenance: list it first, so that provenance records the pinned images")
+		}
 	}
 	steps := make([]pipeline.Step, 0, len(names))
 	seen := map[string]bool{}

@@ -60,6 +60,7 @@ type options struct {
 	chart      string   // --chart
 	reportFile string   // --report
 	catalog    string   // --catalog
+	imageLock  string   // --image-lock
 	maxBytes   int64    // --max-input-bytes, 0 for the default
 	maxObjects int      // --max-objects, 0 for the default
 }
@@ -84,6 +85,7 @@ func parseArgs(args []string, usageOut io.Writer) (options, error) {
 	fs.StringVar(&o.partOf, "part-of", "", "value of the app.kubernetes.io/part-of label (default \"dpps\")")
 	fs.StringVar(&o.chart, "chart", "", "`name-version` of the chart, for objects without a helm.sh/chart label")
 	fs.StringVar(&o.catalog, "catalog", "", "interface catalog `file`, for charts that render no catalog ConfigMap (labelled dpps.ctao.org/catalog)")
+	fs.StringVar(&o.imageLock, "image-lock", "", "pin every image to its digest in the lock `file` written by 'dpps-render images lock'; an image the lock lacks fails the run (no registry is contacted)")
 	fs.StringVar(&o.reportFile, "report", "", "write a human summary of what each transform did, or the error, to `file` (Helm 4 hides a post-renderer's stderr)")
 	fs.Int64Var(&o.maxBytes, "max-input-bytes", 0, fmt.Sprintf("refuse an input larger than `n` bytes (default %d; -1: no cap)", pipeline.DefaultMaxBytes))
 	fs.IntVar(&o.maxObjects, "max-objects", 0, fmt.Sprintf("refuse an input of more than `n` documents or objects (default %d; -1: no cap)", pipeline.DefaultMaxObjects))

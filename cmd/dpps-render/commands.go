@@ -23,6 +23,7 @@ var commands = map[string]command{
 	"check":      {summary: "check a render's external interfaces for a profile (fixtures, annotations, undeclared and malformed endpoints)", run: check},
 	"hooks":      {summary: "for Helm 3: report hook objects that hold credentials, and post-rendered objects that need an object only a hook creates", run: hooks},
 	"explain":    {summary: "print the connections the stream's NetworkPolicies allow, and what allowed them", run: explain},
+	"images":     {summary: "images lock: resolve every image of a render to its digest and write an image lock (the one command that contacts a network)", run: images},
 	"inventory":  {summary: "list every workload with its images, subchart, chart version and interfaces; across sites' renders, which sites run an image", run: inventory},
 	"transforms": {summary: "list the transforms, in the order they run", run: noArgs("transforms", listTransforms)},
 	"version":    {summary: "print the version", run: noArgs("version", printVersion)},

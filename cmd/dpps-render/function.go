@@ -78,6 +78,9 @@ func overrideConfig(cfg *transforms.Config, opts options) *transforms.Config {
 	if opts.catalog != "" {
 		cfg.Catalog = opts.catalog
 	}
+	if opts.imageLock != "" {
+		cfg.ImageLock = opts.imageLock
+	}
 	if opts.partOf != "" {
 		cfg.Provenance.PartOf = opts.partOf
 	}

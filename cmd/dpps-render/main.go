@@ -145,7 +145,7 @@ func checkReportPath(opts options) error {
 		return err
 	}
 	reportInfo, reportErr := os.Stat(report)
-	for _, in := range []struct{ flag, path string }{{"--config", opts.configFile}, {"--catalog", opts.catalog}} {
+	for _, in := range []struct{ flag, path string }{{"--config", opts.configFile}, {"--catalog", opts.catalog}, {"--image-lock", opts.imageLock}} {
 		if in.path == "" {
 			continue
 		}
