@@ -44,11 +44,14 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        sets no cidrs (its egress would allow any address),
                        or a component serves metrics and
                        global.observability.prometheus is not set
-  image                (prod only) the site declares no registry
-                       (global.externals.registry), or a container image
-                       is outside it, names its host on another port, or
-                       has the tag latest or neither tag nor digest: one
-                       line per object, container and field
+  image                a container image cannot be pulled (a versioned
+                       image of docker.io/bitnami: Bitnami moved them to
+                       docker.io/bitnamilegacy); (prod only) the site
+                       declares no registry (global.externals.registry),
+                       or a container image is outside it, names its host
+                       on another port, or has the tag latest or neither
+                       tag nor digest: one line per object, container and
+                       field
   pod-security         a pod template (of a Deployment, StatefulSet,
                        DaemonSet, Job, CronJob or Pod) fails a check of the
                        Pod Security Standards at --pod-security (default:
@@ -60,8 +63,8 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        and an error when that level is below the site's
 In the prod profile every finding is an error. In dev, ci and staging a
 fixture is expected, annotations and undeclared endpoints are warnings, and
-malformed endpoints and a missing catalog are errors. Pod Security
-findings are errors or notes in every profile.
+malformed endpoints, a missing catalog and an image that cannot be pulled
+are errors. Pod Security findings are errors or notes in every profile.
 
 Exit codes: 0 no error, 1 errors found, 2 usage error or unreadable input.
 

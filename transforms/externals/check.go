@@ -219,10 +219,10 @@ func Check(nodes []*yaml.RNode, catalogPath, profile string) (*Report, error) {
 		for _, msg := range inboundFindings(r, present) {
 			add(SeverityError, RuleInbound, msg[0], nil, "%s", msg[1])
 		}
-		imageFindings(r, nodes, func(iface string, obj *yaml.RNode, msg string) {
-			add(SeverityError, RuleImage, iface, obj, "%s", msg)
-		})
 	}
+	imageFindings(r, nodes, prod, func(iface string, obj *yaml.RNode, msg string) {
+		add(SeverityError, RuleImage, iface, obj, "%s", msg)
+	})
 	undeclared(r, nodes, func(obj *yaml.RNode, where, host string) {
 		add(soft, RuleUndeclared, "", obj, "%s names the host %s, which no external interface declares (global.externals) and which is not a Service of the release", where, host)
 	}, func(obj *yaml.RNode, msg string) {

@@ -12,9 +12,13 @@ import (
 	"github.com/ctao/dpps-deploy/transforms/manifest"
 )
 
-// RuleImage: (prod only) an image is not pulled through the site's
-// registry, or names no fixed version.
+// RuleImage: an image cannot be pulled (every profile), or (prod) is not
+// pulled through the site's registry or names no fixed version.
 const RuleImage = "image"
+
+// bitnamiMoved says why docker.io/bitnami's versioned images cannot be
+// pulled: upstream charts (Bitnami's own among them) still name them.
+const bitnamiMoved = "Bitnami moved every versioned image of docker.io/bitnami to docker.io/bitnamilegacy (bitnami/containers#83267, 2025-08-28; frozen, no security updates)"
 
 // registryName is the external interface of the site's image registry.
 const registryName = "registry"
@@ -74,13 +78,14 @@ func splitRegistry(s string, def int) (string, int, error) {
 	return strings.ToLower(h), n, nil
 }
 
-// imageFindings reports, in the prod profile, a site without a registry,
-// and every container image that is outside the site's registry, on
-// another port of its host, or without a fixed version (the tag latest,
-// or neither tag nor digest).
-func imageFindings(r *Release, nodes []*yaml.RNode, report func(iface string, obj *yaml.RNode, msg string)) {
+// imageFindings reports every container image that cannot be pulled
+// (a versioned image of docker.io/bitnami) and, in the prod profile, a
+// site without a registry, and every container image that is outside the
+// site's registry, on another port of its host, or without a fixed
+// version (the tag latest, or neither tag nor digest).
+func imageFindings(r *Release, nodes []*yaml.RNode, prod bool, report func(iface string, obj *yaml.RNode, msg string)) {
 	m, key, declared := siteMirror(r)
-	if !declared {
+	if prod && !declared {
 		report(registryName, nil, fmt.Sprintf("%s is not set: the prod profile pulls every image through the site's registry; set %s.host (and %s.pullSecret)", key, key, key))
 	}
 	for _, n := range nodes {
@@ -104,7 +109,7 @@ func imageFindings(r *Release, nodes []*yaml.RNode, report func(iface string, ob
 					cname = f.Value
 				}
 				where := fmt.Sprintf("container %s %s.%s[%d].image", cname, base, list, idx)
-				for _, f := range checkImage(img.Value, m, key, declared) {
+				for _, f := range checkImage(img.Value, prod, m, key, declared) {
 					report(f[0], n, where+": "+f[1])
 				}
 			}
@@ -113,14 +118,28 @@ func imageFindings(r *Release, nodes []*yaml.RNode, report func(iface string, ob
 }
 
 // checkImage lists, as (interface, message), what is wrong with one image
-// reference for a site whose registry is m (declared false: none).
-func checkImage(img string, m mirror, key string, declared bool) [][2]string {
+// reference: in every profile, that it cannot be pulled; in prod (prod
+// true), for a site whose registry is m (declared false: none), that it
+// bypasses that registry or names no fixed version.
+func checkImage(img string, prod bool, m mirror, key string, declared bool) [][2]string {
 	var out [][2]string
 	ref, err := name.ParseReference(img)
 	if err != nil {
+		if !prod {
+			return nil
+		}
 		return [][2]string{{"", fmt.Sprintf("%q is not an image reference (%v): write registry/repository:tag", img, err)}}
 	}
 	repo := ref.Context()
+	if repo.RegistryStr() == name.DefaultRegistry && strings.HasPrefix(repo.RepositoryStr(), "bitnami/") {
+		if t, ok := ref.(name.Tag); !ok || t.TagStr() != "latest" {
+			legacy := "docker.io/bitnamilegacy/" + strings.TrimPrefix(repo.RepositoryStr(), "bitnami/")
+			out = append(out, [2]string{"", fmt.Sprintf("%q cannot be pulled: %s; set the image to %s with the same tag, or pull a maintained image through the site's registry", img, bitnamiMoved, legacy)})
+		}
+	}
+	if !prod {
+		return out
+	}
 	if declared {
 		host, port, err := splitRegistry(repo.RegistryStr(), m.implicit)
 		switch {
