@@ -1,18 +1,12 @@
 package examples
 
 import (
-	"io"
-	"log"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/ctao/dpps-deploy/internal/testutil"
 )
 
 // TestImageLock: every example, and every site, renders with digests when
@@ -24,9 +18,7 @@ import (
 // test pushed.
 func TestImageLock(t *testing.T) {
 	helm, render := tools(t)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	mirror := strings.TrimPrefix(srv.URL, "http://") + "/mirror"
+	mirror := testutil.Registry(t) + "/mirror"
 	// The machine's docker credentials are not the test's business.
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 
@@ -58,7 +50,7 @@ func TestImageLock(t *testing.T) {
 					t.Fatalf("%s: image %q is not a tag under the mirror %s", c.where, c.image, mirror)
 				}
 				if _, ok := pushed[c.image]; !ok {
-					pushed[c.image] = push(t, c.image)
+					pushed[c.image] = testutil.PushRandom(t, c.image)
 				}
 			}
 
@@ -140,25 +132,4 @@ func containerImages(objs []object) []containerImage {
 		}
 	}
 	return out
-}
-
-// push pushes a random image under ref and returns its digest.
-func push(t *testing.T, ref string) string {
-	t.Helper()
-	img, err := random.Image(128, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
 }

@@ -1,19 +1,13 @@
 package helmtest
 
 import (
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/ctao/dpps-deploy/internal/testutil"
 )
 
 // TestHelm4ImageLock: Helm 4 post-renders hooks, so a lock pins every
@@ -22,19 +16,10 @@ import (
 // are the pushed images' own.
 func TestHelm4ImageLock(t *testing.T) {
 	helm, env := helm4WithPlugin(t)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := testutil.Registry(t)
 	pushed := map[string]string{}
 	for _, ref := range []string{host + "/tools/busybox:1.36", host + "/sub/server:2.1.0", host + "/sub/migrate:2.1.0"} {
-		img, err := random.Image(128, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := remote.Write(must(name.ParseReference(ref)), img); err != nil {
-			t.Fatal(err)
-		}
-		pushed[ref] = must(img.Digest()).String()
+		pushed[ref] = testutil.PushRandom(t, ref)
 	}
 	dir := t.TempDir()
 	env = append(env, "DOCKER_CONFIG="+dir)

@@ -1,41 +1,13 @@
 package main
 
 import (
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/ctao/dpps-deploy/internal/testutil"
 )
-
-// pushRandom pushes a new random image under ref to a test registry and
-// returns its digest, as the image itself computes it.
-func pushRandom(t *testing.T, ref string) string {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
 
 func runCmd(args []string, stdin string) (code int, stdout, stderr string) {
 	var out, errb strings.Builder
@@ -74,13 +46,11 @@ spec:
 // TestImagesLockLoopback runs "images lock", --check and --image-lock
 // against a real registry on 127.0.0.1, with images pushed by the test.
 func TestImagesLockLoopback(t *testing.T) {
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
+	host := testutil.Registry(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials of the machine
-	host := strings.TrimPrefix(srv.URL, "http://")
 	stream := strings.ReplaceAll(lockStream, "HOST", host)
-	busybox := pushRandom(t, host+"/mirror/busybox:1.36.1")
-	server := pushRandom(t, host+"/mirror/rucio-server:40.0.0")
+	busybox := testutil.PushRandom(t, host+"/mirror/busybox:1.36.1")
+	server := testutil.PushRandom(t, host+"/mirror/rucio-server:40.0.0")
 	dir := t.TempDir()
 	lock := filepath.Join(dir, "images.lock.yaml")
 
@@ -134,7 +104,7 @@ func TestImagesLockLoopback(t *testing.T) {
 	}
 	// The tag moves: --check names it, the lock is not rewritten, and a
 	// render with the lock still pins the locked digest.
-	moved := pushRandom(t, host+"/mirror/rucio-server:40.0.0")
+	moved := testutil.PushRandom(t, host+"/mirror/rucio-server:40.0.0")
 	code, out, _ = runCmd([]string{"images", "lock", "--check", lock}, stream)
 	wantLine := `error: image "` + host + `/mirror/rucio-server:40.0.0" moved: the lock has ` + server + `, its registry now serves ` + moved
 	if code != exitFailed || !strings.Contains(out, wantLine) || strings.Contains(out, "busybox") {

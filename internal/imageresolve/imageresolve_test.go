@@ -2,32 +2,20 @@ package imageresolve
 
 import (
 	"context"
-	"io"
-	"log"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ctao/dpps-deploy/internal/testutil"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// loopbackRegistry is a real OCI registry (go-containerregistry's) on
-// 127.0.0.1; its host:port.
-func loopbackRegistry(t *testing.T) string {
-	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
 func TestResolve(t *testing.T) {
-	host := loopbackRegistry(t)
+	host := testutil.Registry(t)
 	img, err := random.Image(512, 1)
 	if err != nil {
 		t.Fatal(err)
