@@ -96,28 +96,7 @@ func TestConfigureScript(t *testing.T) {
 			cmd := exec.Command("/bin/sh", filepath.Join(dir, "configure.sh"))
 			cmd.Env = []string{"PATH=" + filepath.Join(dir, "bin") + ":/usr/bin:/bin", "STUB_LOG=" + log, "HOME=" + dir,
 				"RUCIO_HOST=https://dpps-rucio-server", "FTS_URL=https://dpps-fts:8446", "RUCIO_ROOT_PASSWORD=not-used"}
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			switch {
-			case err != nil && !errors.As(err, &exit):
-				t.Fatal(err)
-			case tc.fail && err == nil:
-				t.Errorf("the script succeeded, want a failure\nstdout:\n%s", stdout.String())
-			case !tc.fail && err != nil:
-				t.Errorf("the script failed (%v), want success\nstderr:\n%s", err, stderr.String())
-			}
-			for _, w := range tc.stdout {
-				if !hasLine(stdout.String(), w) {
-					t.Errorf("stdout lacks the line %q:\n%s", w, stdout.String())
-				}
-			}
-			for _, w := range tc.stderr {
-				if !hasLine(stderr.String(), w) {
-					t.Errorf("stderr lacks the line %q:\n%s", w, stderr.String())
-				}
-			}
+			runScript(t, cmd, tc.fail, tc.stdout, tc.stderr)
 			calls, _ := os.ReadFile(log)
 			lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
 			if got := lines[len(lines)-1]; got != tc.last {
@@ -207,28 +186,7 @@ func TestDiracBackupScript(t *testing.T) {
 			for k, v := range env {
 				cmd.Env = append(cmd.Env, k+"="+v)
 			}
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			switch {
-			case err != nil && !errors.As(err, &exit):
-				t.Fatal(err)
-			case tc.fail && err == nil:
-				t.Errorf("the script succeeded, want a failure\nstdout:\n%s", stdout.String())
-			case !tc.fail && err != nil:
-				t.Errorf("the script failed (%v), want success\nstderr:\n%s", err, stderr.String())
-			}
-			for _, w := range tc.stdout {
-				if !hasLine(stdout.String(), w) {
-					t.Errorf("stdout lacks the line %q:\n%s", w, stdout.String())
-				}
-			}
-			for _, w := range tc.stderr {
-				if !hasLine(stderr.String(), w) {
-					t.Errorf("stderr lacks the line %q:\n%s", w, stderr.String())
-				}
-			}
+			runScript(t, cmd, tc.fail, tc.stdout, tc.stderr)
 			args, _ := os.ReadFile(filepath.Join(dir, "dump-args"))
 			switch {
 			case tc.dumpsOf == "" && len(args) > 0:
@@ -241,5 +199,33 @@ func TestDiracBackupScript(t *testing.T) {
 				t.Errorf("backup directory holds %d file(s); want none: %t", len(files), tc.noBackups)
 			}
 		})
+	}
+}
+
+// runScript runs a Job's script and checks its outcome: a failure when fail
+// says so, else success, and each wanted line in its stdout and stderr.
+func runScript(t *testing.T, cmd *exec.Cmd, fail bool, stdoutLines, stderrLines []string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err != nil && !errors.As(err, &exit):
+		t.Fatal(err)
+	case fail && err == nil:
+		t.Errorf("the script succeeded, want a failure\nstdout:\n%s", stdout.String())
+	case !fail && err != nil:
+		t.Errorf("the script failed (%v), want success\nstderr:\n%s", err, stderr.String())
+	}
+	for _, w := range stdoutLines {
+		if !hasLine(stdout.String(), w) {
+			t.Errorf("stdout lacks the line %q:\n%s", w, stdout.String())
+		}
+	}
+	for _, w := range stderrLines {
+		if !hasLine(stderr.String(), w) {
+			t.Errorf("stderr lacks the line %q:\n%s", w, stderr.String())
+		}
 	}
 }
