@@ -7,9 +7,10 @@ import (
 	"io"
 
 	"github.com/ctao/dpps-deploy/transforms/guards"
+	"github.com/ctao/dpps-deploy/transforms/imagelock"
 )
 
-const hooksUsage = `Usage: dpps-render hooks [--catalog FILE] [FILE|-]
+const hooksUsage = `Usage: dpps-render hooks [--catalog FILE] [--image-lock FILE] [FILE|-]
 
 For Helm 3, which never passes hook objects (helm.sh/hook) through a
 post-renderer. Reads the whole output of "helm template" (FILE, or stdin
@@ -18,7 +19,11 @@ when FILE is "-" or absent), hooks included, and reports, one line each:
     it as the chart rendered it;
   - an object Helm 3 post-renders that references a ConfigMap, Secret or
     ServiceAccount only a hook creates: the post-render's guards would
-    call it dangling.
+    call it dangling;
+  - with --image-lock, a container image of a hook (a helm test pod, a
+    hook Job) that does not carry its locked digest: the post-renderer's
+    --image-lock pins every other image, but Helm 3 runs a hook's image
+    as the chart wrote it. Pin it in the values (repository@digest).
 Helm 4 post-renders hooks: with its plugin (helm plugin install
 ./helm-plugin), dpps-render transforms and checks hook objects like the
 rest, and this check is not needed.
@@ -35,6 +40,7 @@ func hooks(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hooks", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	catalog := fs.String("catalog", "", "interface catalog `file`, for streams without the catalog ConfigMap")
+	lockFile := fs.String("image-lock", "", "image lock `file` (dpps-render images lock): report hook images it does not pin")
 	fs.Usage = func() {
 		fmt.Fprint(stdout, hooksUsage)
 		fs.SetOutput(stdout)
@@ -59,6 +65,20 @@ func hooks(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render hooks: %v\n", err)
 		return exitUsage
 	}
+	if *lockFile != "" {
+		lock, err := imagelock.Read(*lockFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "dpps-render hooks: %v\n", err)
+			return exitUsage
+		}
+		var hookUses []imagelock.Use
+		for _, u := range imagelock.Uses(nodes) {
+			if u.IsHook() {
+				hookUses = append(hookUses, u)
+			}
+		}
+		findings = append(findings, imagelock.Unpinned(hookUses, lock, *lockFile)...)
+	}
 	for _, f := range findings {
 		fmt.Fprintln(stdout, f)
 	}
@@ -66,6 +86,10 @@ func hooks(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAILED: %d finding(s) in %d hook object(s) and the objects that use them\n", len(findings), n)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "OK: %d hook object(s); none holds a credential or is needed by a post-rendered object\n", n)
+	what := "none holds a credential or is needed by a post-rendered object"
+	if *lockFile != "" {
+		what = "none holds a credential, is needed by a post-rendered object or runs an image the lock does not pin"
+	}
+	fmt.Fprintf(stdout, "OK: %d hook object(s); %s\n", n, what)
 	return exitOK
 }

@@ -128,6 +128,11 @@ type Use struct {
 	obj  *kyaml.RNode
 }
 
+// IsHook says whether the image's object is a Helm hook (helm.sh/hook).
+func (u Use) IsHook() bool {
+	return u.obj.GetAnnotations()[manifest.HookAnnotation] != ""
+}
+
 // Split splits a reference into the part a lock keys on (the reference
 // without its digest) and its digest ("" when it has none).
 func Split(ref string) (image, digest string) {
@@ -235,4 +240,27 @@ func (f *Filter) Filter(nodes []*kyaml.RNode) ([]*kyaml.RNode, error) {
 	}
 	f.changed = len(changed)
 	return nodes, nil
+}
+
+// Unpinned lists, one line each, the container images of uses that do not
+// carry their locked digest: for the objects that are not post-rendered
+// (Helm 3's hooks), which run the image as written. lockFile names the lock
+// in the lines.
+func Unpinned(uses []Use, lock *Lock, lockFile string) []string {
+	digests := lock.Digests()
+	var out []string
+	for _, u := range uses {
+		image, written := Split(u.Ref)
+		want, ok := digests[image]
+		where := fmt.Sprintf("%s: container %s %s: image %q", u.Object, u.Container, u.Field, u.Ref)
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s is not in the image lock %s and is not post-rendered: re-run 'dpps-render images lock' on the whole render, hooks included, and set the image to %s@<digest> in the values", where, lockFile, image))
+		case written == "":
+			out = append(out, fmt.Sprintf("%s is not post-rendered, so the lock cannot pin it: set the image to %s@%s in the values", where, image, want))
+		case written != want:
+			out = append(out, fmt.Sprintf("%s carries digest %s, the image lock %s has %s: fix the values or re-run 'dpps-render images lock'", where, written, lockFile, want))
+		}
+	}
+	return out
 }
