@@ -89,29 +89,10 @@ func imageFindings(r *Release, nodes []*yaml.RNode, prod bool, report func(iface
 		report(registryName, nil, fmt.Sprintf("%s is not set: the prod profile pulls every image through the site's registry; set %s.host (and %s.pullSecret)", key, key, key))
 	}
 	for _, n := range nodes {
-		spec := manifest.PodSpec(n.YNode())
-		if spec == nil {
-			continue
-		}
-		base := manifest.PodSpecPath(n.YNode())
-		for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-			l := manifest.Field(spec, list)
-			if l == nil || l.Kind != yaml.SequenceNode {
-				continue
-			}
-			for idx, c := range l.Content {
-				img := manifest.Field(c, "image")
-				if img == nil || img.Kind != yaml.ScalarNode {
-					continue
-				}
-				cname := ""
-				if f := manifest.Field(c, "name"); f != nil {
-					cname = f.Value
-				}
-				where := fmt.Sprintf("container %s %s.%s[%d].image", cname, base, list, idx)
-				for _, f := range checkImage(img.Value, prod, m, key, declared) {
-					report(f[0], n, where+": "+f[1])
-				}
+		for _, c := range manifest.ContainerImages(n.YNode()) {
+			where := fmt.Sprintf("container %s %s", c.Container, c.Field)
+			for _, f := range checkImage(c.Node.Value, prod, m, key, declared) {
+				report(f[0], n, where+": "+f[1])
 			}
 		}
 	}

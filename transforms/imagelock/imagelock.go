@@ -133,6 +133,38 @@ func (u Use) IsHook() bool {
 	return u.obj.GetAnnotations()[manifest.HookAnnotation] != ""
 }
 
+// lockState is how an image reference stands against a lock.
+type lockState int
+
+const (
+	pinnedAsLocked lockState = iota // carries the locked digest
+	tagOnly                         // locked, written without a digest
+	otherDigest                     // written with another digest than the lock's
+	notLocked                       // the lock does not know it
+)
+
+// against compares the use's reference with the lock's digests: the
+// reference without its digest, the digest written (or ""), the locked one
+// (or ""), and the verdict.
+func (u Use) against(digests map[string]string) (image, written, want string, st lockState) {
+	image, written = Split(u.Ref)
+	want, ok := digests[image]
+	switch {
+	case !ok:
+		st = notLocked
+	case written == "":
+		st = tagOnly
+	case written != want:
+		st = otherDigest
+	}
+	return image, written, want, st
+}
+
+// where names the use's object, container and field.
+func (u Use) where() string {
+	return fmt.Sprintf("%s: container %s %s", u.Object, u.Container, u.Field)
+}
+
 // Split splits a reference into the part a lock keys on (the reference
 // without its digest) and its digest ("" when it has none).
 func Split(ref string) (image, digest string) {
@@ -149,34 +181,11 @@ func Split(ref string) (image, digest string) {
 func Uses(nodes []*kyaml.RNode) []Use {
 	var out []Use
 	for _, n := range nodes {
-		spec := manifest.PodSpec(n.YNode())
-		if spec == nil || spec.Kind != kyaml.MappingNode {
-			continue
-		}
-		base := manifest.PodSpecPath(n.YNode())
-		for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-			l := manifest.Field(spec, list)
-			if l == nil || l.Kind != kyaml.SequenceNode {
+		for _, c := range manifest.ContainerImages(n.YNode()) {
+			if c.Node.Value == "" {
 				continue
 			}
-			for i, c := range l.Content {
-				if c.Kind == kyaml.AliasNode {
-					c = c.Alias
-				}
-				if c == nil || c.Kind != kyaml.MappingNode {
-					continue
-				}
-				img := manifest.Field(c, "image")
-				if img == nil || img.Kind != kyaml.ScalarNode || img.Value == "" {
-					continue
-				}
-				name := ""
-				if f := manifest.Field(c, "name"); f != nil {
-					name = f.Value
-				}
-				out = append(out, Use{Object: manifest.Describe(n), Container: name,
-					Field: fmt.Sprintf("%s.%s[%d].image", base, list, i), Ref: img.Value, node: img, obj: n})
-			}
+			out = append(out, Use{Object: manifest.Describe(n), Container: c.Container, Field: c.Field, Ref: c.Node.Value, node: c.Node, obj: n})
 		}
 	}
 	return out
@@ -214,14 +223,13 @@ func (f *Filter) Filter(nodes []*kyaml.RNode) ([]*kyaml.RNode, error) {
 	changed := map[*kyaml.RNode]bool{}
 	var problems []string
 	for _, u := range Uses(nodes) {
-		image, written := Split(u.Ref)
-		want, ok := digests[image]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s: container %s %s: image %q is not in the image lock %s: the chart or the values changed since the lock, or its tag was never resolved; re-run 'dpps-render images lock' on this render", u.Object, u.Container, u.Field, u.Ref, f.LockFile))
+		image, written, want, st := u.against(digests)
+		switch st {
+		case notLocked:
+			problems = append(problems, fmt.Sprintf("%s: image %q is not in the image lock %s: the chart or the values changed since the lock, or its tag was never resolved; re-run 'dpps-render images lock' on this render", u.where(), u.Ref, f.LockFile))
 			continue
-		case written != "" && written != want:
-			problems = append(problems, fmt.Sprintf("%s: container %s %s: image %q carries digest %s, the image lock %s has %s for %s: fix the values or re-run 'dpps-render images lock' on this render", u.Object, u.Container, u.Field, u.Ref, written, f.LockFile, want, image))
+		case otherDigest:
+			problems = append(problems, fmt.Sprintf("%s: image %q carries digest %s, the image lock %s has %s for %s: fix the values or re-run 'dpps-render images lock' on this render", u.where(), u.Ref, written, f.LockFile, want, image))
 			continue
 		}
 		if pinned := image + "@" + want; u.node.Value != pinned {
@@ -250,15 +258,14 @@ func Unpinned(uses []Use, lock *Lock, lockFile string) []string {
 	digests := lock.Digests()
 	var out []string
 	for _, u := range uses {
-		image, written := Split(u.Ref)
-		want, ok := digests[image]
-		where := fmt.Sprintf("%s: container %s %s: image %q", u.Object, u.Container, u.Field, u.Ref)
-		switch {
-		case !ok:
+		image, written, want, st := u.against(digests)
+		where := fmt.Sprintf("%s: image %q", u.where(), u.Ref)
+		switch st {
+		case notLocked:
 			out = append(out, fmt.Sprintf("%s is not in the image lock %s and is not post-rendered: re-run 'dpps-render images lock' on the whole render, hooks included, and set the image to %s@<digest> in the values", where, lockFile, image))
-		case written == "":
+		case tagOnly:
 			out = append(out, fmt.Sprintf("%s is not post-rendered, so the lock cannot pin it: set the image to %s@%s in the values", where, image, want))
-		case written != want:
+		case otherDigest:
 			out = append(out, fmt.Sprintf("%s carries digest %s, the image lock %s has %s: fix the values or re-run 'dpps-render images lock'", where, written, lockFile, want))
 		}
 	}

@@ -227,6 +227,53 @@ func Containers(podSpec *yaml.Node) []*yaml.Node {
 	return out
 }
 
+// ContainerImage is the image field of one container of a pod template.
+type ContainerImage struct {
+	// Container is the container's name ("" when it has none).
+	Container string
+	// Field is the image's path in the object:
+	// "spec.template.spec.containers[0].image".
+	Field string
+	// Node is the image scalar, to read or rewrite.
+	Node *yaml.Node
+}
+
+// ContainerImages lists the image field of every container of obj's pod
+// template (init containers, containers, ephemeral containers, in the
+// order written); a container whose image is not a scalar is left out.
+func ContainerImages(obj *yaml.Node) []ContainerImage {
+	spec := PodSpec(obj)
+	if spec == nil || spec.Kind != yaml.MappingNode {
+		return nil
+	}
+	base := PodSpecPath(obj)
+	var out []ContainerImage
+	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		l := Field(spec, list)
+		if l == nil || l.Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, c := range l.Content {
+			if c.Kind == yaml.AliasNode {
+				c = c.Alias
+			}
+			if c == nil || c.Kind != yaml.MappingNode {
+				continue
+			}
+			img := Field(c, "image")
+			if img == nil || img.Kind != yaml.ScalarNode {
+				continue
+			}
+			name := ""
+			if f := Field(c, "name"); f != nil {
+				name = f.Value
+			}
+			out = append(out, ContainerImage{Container: name, Field: base + "." + list + "[" + strconv.Itoa(i) + "].image", Node: img})
+		}
+	}
+	return out
+}
+
 // Images returns the distinct images of a pod spec's containers, in order.
 func Images(podSpec *yaml.Node) []string {
 	var out []string
