@@ -95,7 +95,15 @@ func OutputsFrom(root string, files map[string][]byte) ([]Output, error) {
 		return nil, err
 	}
 	outs = append(outs, Output{Path: catalog.ValidationSchemaFile, Data: vs})
-	return outs, nil
+	rel, err := ReleaseOf(m.Root)
+	if err != nil {
+		return nil, err
+	}
+	charts, err := ChartOutputs(root, rel)
+	if err != nil {
+		return nil, err
+	}
+	return append(outs, charts...), nil
 }
 
 // goSources says why the Go package dir (relative to root), whose doc
