@@ -12,7 +12,7 @@ EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build tools demo test check unit fuzz e2e bench generate install plugin-install cue-vet lint-values clean FORCE
+.PHONY: all build tools demo test check unit fuzz e2e bench generate release install plugin-install cue-vet lint-values clean FORCE
 
 all: build
 
@@ -116,6 +116,14 @@ bench: build $(HELM3)
 
 generate: build
 	$(BIN)/dpps-schemagen generate
+
+# Package charts/dpps at its version (interfaces/release.cue) into
+# releases/dpps-VERSION.tgz with the examples' values files of this release
+# beside it, in releases/dpps-VERSION/ (scripts/release.sh). Releases are
+# immutable: an existing release with other contents is refused. Commit what
+# it writes: the e2e upgrade path starts from the previous release.
+release: build $(HELM4)
+	HELM=$(HELM4) SCHEMAGEN=$(BIN)/dpps-schemagen scripts/release.sh
 
 # The stock CUE CLI on the interface model (go test ./interfaces/ checks the
 # same with the Go API, without the CLI).
