@@ -75,7 +75,7 @@ func TestChartVersionBump(t *testing.T) {
 	helm := testutil.Tool(t, "DPPS_HELM3")
 	root := testutil.RepoRoot(t)
 	oldR := renderChart(t, helm, root, filepath.Join(root, "charts", "dpps"))
-	newR := renderChart(t, helm, root, bumpChart(t, root, "0.2.0"))
+	newR := renderChart(t, helm, root, bumpChart(t, root, "9.9.9"))
 	if bytes.Equal(oldR, newR) {
 		t.Fatal("the bumped chart renders the same bytes: the version edit did nothing")
 	}
@@ -92,7 +92,7 @@ func TestChartVersionBump(t *testing.T) {
 			added[c.Object] = true
 		}
 	}
-	for _, want := range []string{"Job dpps-rucio-bootstrap-0-2-0", "Job dpps-rucio-configure-0-2-0", "Job dpps-rucio-migrate-0-2-0"} {
+	for _, want := range []string{"Job dpps-rucio-bootstrap-9-9-9", "Job dpps-rucio-configure-9-9-9", "Job dpps-rucio-migrate-9-9-9"} {
 		if !added[want] {
 			t.Errorf("%s is not a new object of the bumped render (added: %v)", want, added)
 		}
