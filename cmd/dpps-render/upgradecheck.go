@@ -7,14 +7,23 @@ import (
 	"io"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
 	"github.com/ctao/dpps-deploy/upgrade"
 )
 
 const upgradeCheckUsage = `Usage: dpps-render upgrade-check [--catalog FILE] [--output table|json|junit] OLD NEW
+       dpps-render upgrade-check --from-release NAME [--namespace NS] [--kubeconfig FILE] [--kube-context CTX] [flags] NEW
 
 Compares two rendered streams of a release, as dpps-render wrote them: OLD,
 the running release (helm get manifest RELEASE), and NEW, the candidate
 (helm template ... --post-renderer dpps-render); either may be "-" for stdin.
+With --from-release, OLD is read from the cluster as helm get manifest reads
+it: the newest deployed revision of release NAME in Helm's storage (Secrets,
+or ConfigMaps when HELM_DRIVER=configmap) in NS (default: the kubeconfig
+context's namespace), with the kubeconfig kubectl would use (--kubeconfig,
+else $KUBECONFIG, else ~/.kube/config); it needs list on those Secrets, as
+Helm does, and writes nothing. The revision read is named on stderr.
 Reports
   refused         changes the API server refuses on upgrade: workload
                   selectors, StatefulSet volumeClaimTemplates, serviceName
@@ -37,7 +46,8 @@ each with what to do, and, for every other object, what changed field by
 field. Values of Secret data and of credential-like env variables are
 never printed.
 
-Exit codes: 0 no finding, 1 findings, 2 usage error or unreadable input.
+Exit codes: 0 no finding, 1 findings, 2 usage error, unreadable input or a
+release --from-release cannot read.
 
 Flags:
 `
@@ -48,6 +58,8 @@ func upgradeCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	fs.SetOutput(io.Discard)
 	catalog := fs.String("catalog", "", "interface catalog `file`, for streams without the catalog ConfigMap")
 	output := fs.String("output", "table", "output `format`: "+strings.Join(upgrade.Formats, ", "))
+	var from fromRelease
+	from.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stdout, upgradeCheckUsage)
 		fs.SetOutput(stdout)
@@ -73,7 +85,12 @@ func upgradeCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		files = append(files, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
-	if len(files) != 2 {
+	if err := from.check(fs, len(files)); err != nil {
+		return fail(err)
+	}
+	if from.name != "" {
+		files = append([]string{""}, files...)
+	} else if len(files) != 2 {
 		return fail(fmt.Errorf("want two files, OLD and NEW; got %d", len(files)))
 	}
 	if files[0] == "-" && files[1] == "-" {
@@ -82,8 +99,15 @@ func upgradeCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	if !contains(upgrade.Formats, *output) {
 		return fail(fmt.Errorf("--output %q: want one of %s", *output, strings.Join(upgrade.Formats, ", ")))
 	}
-	oldNodes, err := readStream(files[0], stdin)
-	if err != nil {
+	var oldNodes []*yaml.RNode
+	var err error
+	if from.name != "" {
+		oldNodes, err = from.read(stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "dpps-render upgrade-check: OLD: %v\n", err)
+			return exitUsage
+		}
+	} else if oldNodes, err = readStream(files[0], stdin); err != nil {
 		fmt.Fprintf(stderr, "dpps-render upgrade-check: OLD: %v\n", err)
 		return exitUsage
 	}
