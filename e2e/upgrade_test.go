@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,32 +22,60 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// The previous release the upgrade path starts from: charts/dpps copied
-// with every chart at this version and Rucio one major release older (bdms
-// and testkit appVersion, every rucio/* image tag), so the Rucio migration
-// Job of the old release has another name than the current one's.
+// The previous release the upgrade path starts from: the package make
+// release wrote and the repository keeps, installed with the values of the
+// examples as they were at that release (the umbrella's schema is closed:
+// today's values may not validate against the old chart).
+const (
+	prevRelease       = "0.1.0"
+	prevReleasePkg    = "releases/dpps-" + prevRelease + ".tgz"
+	prevReleaseValues = "releases/dpps-" + prevRelease + "/examples/ci/values.yaml"
+)
+
+// The Rucio-version case (olderChart): the working tree's chart relabelled
+// as an older version with Rucio one major release older, so the Rucio
+// migration Job of the old release differs from the new one's: the real
+// migration case, which the previous release (same Rucio) does not have.
 const (
 	oldChartVersion = "0.0.9"
 	oldRucio        = "39.0.0"
 	curRucio        = "40.0.0"
 )
 
+// The components whose Jobs the upgrade path follows, found by label (their
+// names are the chart's business: versioned by chart or Rucio version).
+const (
+	componentMigrate = "rucio-migrate"
+	componentBackup  = "rucio-db-backup"
+)
+
 var gvrJob = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 
-// olderChart copies charts/dpps into a temp dir as the previous release:
-// every version (charts and the umbrella's dependencies) oldChartVersion,
-// the umbrella's and cert-generator's appVersion too, Rucio's appVersion
-// and image tags oldRucio.
+// olderChart copies charts/dpps into a temp dir as an older version: every
+// version (charts and the umbrella's dependencies) oldChartVersion, the
+// appVersions that are the chart's version (the umbrella's,
+// cert-generator's) too, Rucio's appVersion and image tags oldRucio.
 func olderChart(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join(env.root, "charts", "dpps")
 	dst := filepath.Join(t.TempDir(), "dpps")
 	versions := regexp.MustCompile(`(?m)^(\s*-?\s*version:\s*).*$`)
 	appVersion := regexp.MustCompile(`(?m)^(appVersion:\s*)"?([^"\n]*)"?\s*$`)
+	umbrella, err := os.ReadFile(filepath.Join(src, "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^version:\s*"?([^"\s]+)"?\s*$`).FindSubmatch(umbrella)
+	if m == nil {
+		t.Fatal("charts/dpps/Chart.yaml has no version")
+	}
+	curChart := string(m[1])
 	edited := map[string]bool{}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -67,7 +97,7 @@ func olderChart(t *testing.T) string {
 				switch v {
 				case curRucio:
 					v = oldRucio
-				case "0.1.0":
+				case curChart:
 					v = oldChartVersion
 				}
 				return []byte(string(sub[1]) + `"` + v + `"`)
@@ -92,32 +122,61 @@ func olderChart(t *testing.T) string {
 	return dst
 }
 
-// TestUpgradePath installs the previous release of the chart (olderChart)
-// with the ci values through dpps-render, checks the candidate with
-// dpps-render upgrade-check, then upgrades to the current chart twice:
-// Helm succeeds, the Rucio migration Job of each version is created once,
-// the StatefulSets' PVCs are the same objects throughout, and a
-// deliberately broken candidate (a Deployment's selector changed) is
-// refused by upgrade-check before Helm runs. One Helm (3): the upgrade
-// logic is the chart's and dpps-render's, TestRelease covers both Helms.
+// upgradeCase is one upgrade path: a release installed from chart with
+// values, then upgraded to the working tree's chart with examples/ci.
+type upgradeCase struct {
+	h              *helmCLI
+	ns             string
+	chart, values  string
+	version        string // the old chart's version (helm.sh/chart: dpps-VERSION)
+	newMigrateName bool   // the old and new migration Jobs have different names
+}
+
+// TestUpgradePath is the N→N+1 upgrade: the previous released package
+// (releases/, make release) with its own values, upgraded to the working
+// tree, with Helm 4 (the primary path) and Helm 3; and the working tree
+// relabelled with an older Rucio (olderChart), upgraded with Helm 4, where
+// Rucio's migration Job changes. In each: upgrade-check runs first, on
+// helm get manifest's output and with --from-release against the API
+// server, and passes; a deliberately broken candidate is refused by it
+// (and by the API server's dry run); Helm upgrades twice; the migration and
+// backup Jobs (found by their component labels) are those of the new
+// render, created once, the old ones removed; the StatefulSets' and the
+// backups' PVCs are the same objects throughout.
 func TestUpgradePath(t *testing.T) {
-	h := env.helm3
-	ns := "e2e-upgrade"
+	cases := map[string]upgradeCase{
+		"release-" + prevRelease + "/helm4": {h: env.helm4, ns: "e2e-upgrade-helm4", chart: prevReleasePkg, values: prevReleaseValues, version: prevRelease},
+		"release-" + prevRelease + "/helm3": {h: env.helm3, ns: "e2e-upgrade-helm3", chart: prevReleasePkg, values: prevReleaseValues, version: prevRelease},
+		"rucio-" + oldRucio + "/helm4": {h: env.helm4, ns: "e2e-upgrade-rucio", chart: olderChart(t), values: filepath.Join("examples", "ci", "values.yaml"),
+			version: oldChartVersion, newMigrateName: true},
+	}
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
+		c := cases[name]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testUpgradePath(t, c)
+		})
+	}
+	t.Run("from-release-errors", func(t *testing.T) {
+		t.Parallel()
+		testFromReleaseErrors(t)
+	})
+}
+
+func testUpgradePath(t *testing.T, c upgradeCase) {
+	h, ns := c.h, c.ns
 	values := filepath.Join("examples", "ci", "values.yaml")
-	oldChart := olderChart(t)
-	helmArgs := func(chart string, verb ...string) []string {
+	newArgs := func(verb ...string) []string {
 		a := append(verb, release, chart, "-n", ns, "-f", values)
 		return append(a, h.postRenderer()...)
 	}
-	oldMigrate := release + "-rucio-migrate-" + strings.ReplaceAll(oldRucio, ".", "-")
-	newMigrate := release + "-rucio-migrate-" + strings.ReplaceAll(curRucio, ".", "-")
 	dir := t.TempDir()
 	ctx := context.Background()
-	jobs := env.dyn.Resource(gvrJob).Namespace(ns)
 	pvcClient := env.dyn.Resource(gvrPVC).Namespace(ns)
 
 	// The previous release.
-	if _, err := h.run(helmArgs(oldChart, "install", "--create-namespace")...); err != nil {
+	install := append([]string{"install", release, c.chart, "-n", ns, "-f", c.values, "--create-namespace"}, h.postRenderer()...)
+	if _, err := h.run(install...); err != nil {
 		t.Fatal(err)
 	}
 	oldManifest, err := h.run("get", "manifest", release, "-n", ns)
@@ -128,12 +187,18 @@ func TestUpgradePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldJob, err := jobs.Get(ctx, oldMigrate, metav1.GetOptions{})
-	if err != nil {
-		t.Fatalf("the previous release's migration Job: %v", err)
+	if want := "dpps-" + c.version; !strings.Contains(oldManifest, "helm.sh/chart: "+want+"\n") {
+		t.Fatalf("the installed release is not chart %s", want)
 	}
-	if _, err := jobs.Get(ctx, newMigrate, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Fatalf("%s exists before the upgrade: %v", newMigrate, err)
+	before := map[string]map[string]types.UID{}
+	for _, comp := range []string{componentMigrate, componentBackup} {
+		before[comp] = liveJobs(t, ns, comp)
+		if got, want := slices.Sorted(maps.Keys(before[comp])), renderedJobs(oldObjs, comp); !slices.Equal(got, want) {
+			t.Fatalf("%s Jobs of the previous release: %v on the server, %v in its manifest", comp, got, want)
+		}
+	}
+	if len(before[componentMigrate]) == 0 {
+		t.Fatal("the previous release has no rucio-migrate Job")
 	}
 	// The StatefulSet controller creates the claims; wait for them.
 	pvcs := expectedPVCs(oldObjs)
@@ -159,25 +224,35 @@ func TestUpgradePath(t *testing.T) {
 			t.Fatalf("PVC %s of the previous release: %v", name, err)
 		}
 	}
-	t.Logf("chart %s (Rucio %s) installed: %d objects, migration Job %s, PVCs %v",
-		oldChartVersion, oldRucio, len(oldObjs), oldMigrate, pvcs)
+	t.Logf("%s: chart dpps-%s installed from %s: %d objects, Jobs %v, PVCs %v",
+		h.name, c.version, c.chart, len(oldObjs), before, pvcs)
 
-	// The candidate, checked before Helm runs: the running release's
-	// manifest against the current chart's render.
+	// The candidate, checked before Helm runs: the running release against
+	// the working tree's render, from helm get manifest's output and from
+	// the cluster (--from-release), which must agree.
 	oldFile := filepath.Join(dir, "old.yaml")
 	newFile := filepath.Join(dir, "new.yaml")
 	brokenFile := filepath.Join(dir, "broken.yaml")
-	newRender, err := h.run(append([]string{"template"}, helmArgs(chart, "--skip-tests")...)...)
+	newRender, err := h.run(append([]string{"template"}, newArgs("--skip-tests")...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, oldFile, oldManifest)
 	writeFile(t, newFile, newRender)
-	out, code := upgradeCheck(t, oldFile, newFile)
+	out, errOut, code := dppsRender(t, "upgrade-check", oldFile, newFile)
 	if code != 0 {
-		t.Fatalf("upgrade-check previous release -> current chart: exit %d, want 0:\n%s", code, out)
+		t.Fatalf("upgrade-check old.yaml new.yaml (chart %s -> working tree): exit %d, want 0:\n%s%s", c.version, code, out, errOut)
 	}
-	t.Logf("upgrade-check old.yaml new.yaml: exit 0; %s", lastLine(out))
+	t.Logf("upgrade-check old.yaml new.yaml: exit 0:\n%s", reportExcerpt(out))
+	live, liveErr, code := dppsRender(t, "upgrade-check", "--from-release", release, "--namespace", ns, "--kubeconfig", env.cluster.kubeconfig, newFile)
+	if code != 0 || live != out {
+		t.Fatalf("upgrade-check --from-release %s: exit %d, want 0 and the output of upgrade-check on helm get manifest's:\n%s%s", release, code, live, liveErr)
+	}
+	wantRead := fmt.Sprintf("dpps-render upgrade-check: OLD is release %s revision 1 (chart dpps-%s, deployed) in namespace %s on ", release, c.version, ns)
+	if !strings.HasPrefix(liveErr, wantRead) || strings.Count(liveErr, "\n") != 1 {
+		t.Errorf("upgrade-check --from-release: stderr %q, want one line %q...", liveErr, wantRead)
+	}
+	t.Logf("upgrade-check --from-release %s -n %s new.yaml: exit 0, the same report; %s", release, ns, strings.TrimSpace(liveErr))
 
 	// A deliberately broken candidate: rucio-server's selector changed.
 	// upgrade-check refuses it, so Helm is never run with it.
@@ -203,56 +278,73 @@ func TestUpgradePath(t *testing.T) {
 		docs = append(docs, string(data))
 	}
 	if broken == nil {
-		t.Fatalf("no Deployment %s-rucio-server in the current render", release)
+		t.Fatalf("no Deployment %s-rucio-server in the working tree's render", release)
 	}
 	writeFile(t, brokenFile, strings.Join(docs, "\n---\n")+"\n")
-	out, code = upgradeCheck(t, oldFile, brokenFile)
-	if code != 1 {
-		t.Fatalf("upgrade-check of a candidate with a changed selector: exit %d, want 1:\n%s", code, out)
-	}
-	if want := "Deployment " + release + "-rucio-server: selector spec.selector"; !strings.Contains(out, want) {
-		t.Fatalf("upgrade-check of a candidate with a changed selector does not report %q:\n%s", want, out)
+	want := "Deployment " + release + "-rucio-server: selector spec.selector"
+	for _, args := range [][]string{
+		{"upgrade-check", oldFile, brokenFile},
+		{"upgrade-check", "--from-release", release, "--namespace", ns, "--kubeconfig", env.cluster.kubeconfig, brokenFile},
+	} {
+		out, errOut, code := dppsRender(t, args...)
+		if code != 1 || !strings.Contains(out, want) {
+			t.Fatalf("dpps-render %s (a changed selector): exit %d, want 1 and %q:\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
 	}
 	// What upgrade-check predicts is what the server says: a dry run of the
 	// broken Deployment against the running one is refused.
 	if err := dryRunApply(broken, ns); err == nil || !strings.Contains(err.Error(), "field is immutable") {
 		t.Errorf("server-side dry run of the broken Deployment: %v, want the selector refused as immutable", err)
 	}
-	t.Logf("upgrade-check old.yaml broken.yaml: exit 1, rule selector on Deployment %s-rucio-server (the API server's dry run refuses it too); %s", release, lastLine(out))
+	t.Logf("upgrade-check of broken.yaml (file and --from-release): exit 1, rule selector on Deployment %s-rucio-server (the API server's dry run refuses it too)", release)
 
 	// The upgrade, twice.
-	var newJobUID types.UID
+	wantJobs := map[string][]string{}
+	for _, comp := range []string{componentMigrate, componentBackup} {
+		wantJobs[comp] = renderedJobs(newObjs, comp)
+	}
+	if c.newMigrateName && slices.Equal(wantJobs[componentMigrate], slices.Sorted(maps.Keys(before[componentMigrate]))) {
+		t.Fatalf("the migration Job of Rucio %s has the name of Rucio %s's (%v): the Rucio-version case tests nothing", curRucio, oldRucio, wantJobs[componentMigrate])
+	}
+	var first map[string]map[string]types.UID
 	for i := 1; i <= 2; i++ {
-		if _, err := h.run(helmArgs(chart, "upgrade", "--install")...); err != nil {
-			t.Fatalf("upgrade %d to the current chart: %v", i, err)
+		if _, err := h.run(newArgs("upgrade", "--install")...); err != nil {
+			t.Fatalf("upgrade %d to the working tree: %v", i, err)
 		}
-		job, err := jobs.Get(ctx, newMigrate, metav1.GetOptions{})
-		switch {
-		case err != nil:
-			t.Fatalf("after upgrade %d: the migration Job of Rucio %s: %v", i, curRucio, err)
-		case i == 1:
-			newJobUID = job.GetUID()
-		case job.GetUID() != newJobUID:
-			t.Errorf("upgrade %d replaced the migration Job %s (uid %s -> %s): it must be created once per version", i, newMigrate, newJobUID, job.GetUID())
-		}
-		// Helm removes what the new release no longer renders: the
-		// previous version's completed Jobs, the old migration among them.
-		err = poll(60*time.Second, func() error {
-			j, err := jobs.Get(ctx, oldMigrate, metav1.GetOptions{})
-			if apierrors.IsNotFound(err) {
+		// The migration and backup Jobs on the server are the new
+		// render's: Helm removes what it no longer renders (the previous
+		// version's completed Jobs); a Job of the same name is the same
+		// object (Helm leaves it), and the second upgrade recreates none.
+		after := map[string]map[string]types.UID{}
+		for _, comp := range []string{componentMigrate, componentBackup} {
+			err := poll(60*time.Second, func() error {
+				after[comp] = liveJobs(t, ns, comp)
+				if got := slices.Sorted(maps.Keys(after[comp])); !slices.Equal(got, wantJobs[comp]) {
+					return fmt.Errorf("%v on the server, %v in the render", got, wantJobs[comp])
+				}
 				return nil
-			}
+			})
 			if err != nil {
-				return err
+				t.Errorf("after upgrade %d: %s Jobs: %v", i, comp, err)
+				continue
 			}
-			if j.GetUID() != oldJob.GetUID() {
-				return fmt.Errorf("recreated (uid %s)", j.GetUID())
+			for name, uid := range after[comp] {
+				if old, ok := before[comp][name]; ok && old != uid {
+					t.Errorf("after upgrade %d: Job %s of the previous release was recreated (uid %s -> %s)", i, name, old, uid)
+				}
+				if first != nil && first[comp][name] != uid {
+					t.Errorf("upgrade %d recreated Job %s (uid %s -> %s): it must be created once per version", i, name, first[comp][name], uid)
+				}
 			}
-			return errors.New("still there")
-		})
-		if err != nil {
-			t.Errorf("after upgrade %d: the previous version's migration Job %s: %v", i, oldMigrate, err)
 		}
+		if first == nil {
+			first = after
+		}
+		// Call point of the backups-before-migrations ordering check
+		// (#23, backups): after each upgrade, with ns, before and after
+		// (the rucio-migrate and rucio-db-backup Jobs by name and uid,
+		// before the install's upgrade and now).
+
 		for _, name := range pvcs {
 			pvc, err := pvcClient.Get(ctx, name, metav1.GetOptions{})
 			switch {
@@ -272,27 +364,162 @@ func TestUpgradePath(t *testing.T) {
 	if n := strings.Count(hist, `"status":"deployed"`); n != 1 || strings.Count(hist, `"revision":`) != 3 {
 		t.Errorf("helm history: want 3 revisions, the last deployed:\n%s", hist)
 	}
-	t.Logf("upgraded twice to the current chart: migration Job %s created once (uid %s), %s removed by Helm, %d PVCs (StatefulSets' and backups') kept with their UIDs",
-		newMigrate, newJobUID, oldMigrate, len(pvcs))
+	// The upgraded release, read back from the cluster: the working tree's
+	// chart, nothing to change.
+	_, liveErr, code = dppsRender(t, "upgrade-check", "--from-release", release, "--namespace", ns, "--kubeconfig", env.cluster.kubeconfig, newFile)
+	wantRead = fmt.Sprintf("OLD is release %s revision 3 (chart dpps-%s, deployed)", release, chartVersion(t))
+	if code != 0 || !strings.Contains(liveErr, wantRead) {
+		t.Errorf("upgrade-check --from-release after the upgrades: exit %d, stderr %q; want 0 and %q", code, liveErr, wantRead)
+	}
+	t.Logf("%s: upgraded twice from chart dpps-%s to the working tree: rucio-migrate Jobs %v -> %v, rucio-db-backup Jobs %v -> %v, each created once; %d PVCs (StatefulSets' and backups') kept with their UIDs",
+		h.name, c.version, slices.Sorted(maps.Keys(before[componentMigrate])), wantJobs[componentMigrate],
+		slices.Sorted(maps.Keys(before[componentBackup])), wantJobs[componentBackup], len(pvcs))
 }
 
-// upgradeCheck runs bin/dpps-render upgrade-check and returns its output
-// and exit code.
-func upgradeCheck(t *testing.T, oldFile, newFile string) (string, int) {
+// testFromReleaseErrors: upgrade-check --from-release against the real API
+// server, for a namespace that does not exist, a release that does not,
+// and a user without access to Secrets (a ServiceAccount's token, no RBAC).
+func testFromReleaseErrors(t *testing.T) {
+	ns := "e2e-upgrade-errors"
+	createNamespace(t, ns, nil)
+	newFile := filepath.Join(t.TempDir(), "new.yaml")
+	writeFile(t, newFile, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+	kc := env.cluster.kubeconfig
+	server := serverOf(t, kc)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--namespace", "e2e-upgrade-nope", "--kubeconfig", kc},
+			`namespace "e2e-upgrade-nope" does not exist on ` + server + `: pass the release's namespace with --namespace`},
+		{[]string{"--namespace", ns, "--kubeconfig", kc},
+			`release "dpps" not found in namespace "` + ns + `" on ` + server + ` (no Secret labelled owner=helm,name=dpps): 'helm list -n ` + ns + `' shows the releases there`},
+		{[]string{"--namespace", ns, "--kubeconfig", saKubeconfig(t, ns, "no-access")},
+			`access denied by ` + server + `: secrets is forbidden: User "system:serviceaccount:` + ns + `:no-access" cannot list resource "secrets" in API group "" in the namespace "` + ns + `"; --from-release needs what 'helm get manifest' needs: list on secrets in namespace "` + ns + `"`},
+	} {
+		args := append([]string{"upgrade-check", "--from-release", release}, append(tc.args, newFile)...)
+		out, errOut, code := dppsRender(t, args...)
+		want := "dpps-render upgrade-check: OLD: " + tc.want + "\n"
+		if code != 2 || out != "" || errOut != want {
+			t.Errorf("dpps-render %s: exit %d, stdout %q, stderr\n%s\nwant exit 2, no stdout, stderr\n%s", strings.Join(args, " "), code, out, errOut, want)
+			continue
+		}
+		t.Logf("exit 2: %s", strings.TrimSpace(errOut))
+	}
+}
+
+// saKubeconfig writes a kubeconfig for the cluster whose user is a new
+// ServiceAccount name of ns, with a token from the TokenRequest API and no
+// role bound.
+func saKubeconfig(t *testing.T, ns, name string) string {
 	t.Helper()
-	cmd := exec.Command(env.render, "upgrade-check", oldFile, newFile)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	ctx := context.Background()
+	gvrSA := schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	sa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": name}}}
+	if _, err := env.dyn.Resource(gvrSA).Namespace(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	req := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+		"metadata": map[string]any{"name": name},
+		"spec":     map[string]any{"expirationSeconds": int64(600)},
+	}}
+	tr, err := env.dyn.Resource(gvrSA).Namespace(ns).Create(ctx, req, metav1.CreateOptions{}, "token")
+	if err != nil {
+		t.Fatalf("TokenRequest for ServiceAccount %s/%s: %v", ns, name, err)
+	}
+	token, _, _ := unstructured.NestedString(tr.Object, "status", "token")
+	if token == "" {
+		t.Fatalf("TokenRequest for ServiceAccount %s/%s: no token", ns, name)
+	}
+	cfg, err := clientcmd.LoadFromFile(env.cluster.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxName := cfg.CurrentContext
+	kctx := cfg.Contexts[ctxName]
+	if kctx == nil {
+		t.Fatalf("%s: no current context", env.cluster.kubeconfig)
+	}
+	cfg.AuthInfos = map[string]*clientcmdapi.AuthInfo{name: {Token: token}}
+	kctx.AuthInfo = name
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serverOf is the API server URL of a kubeconfig's current context.
+func serverOf(t *testing.T, kubeconfig string) string {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Host
+}
+
+// chartVersion is the working tree's chart version.
+func chartVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.root, "charts", "dpps", "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^version:\s*"?([^"\s]+)"?\s*$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("charts/dpps/Chart.yaml has no version")
+	}
+	return string(m[1])
+}
+
+// liveJobs are the Jobs of ns with the component label comp, by name.
+func liveJobs(t *testing.T, ns, comp string) map[string]types.UID {
+	t.Helper()
+	list, err := env.dyn.Resource(gvrJob).Namespace(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=" + comp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]types.UID{}
+	for _, j := range list.Items {
+		if j.GetDeletionTimestamp() == nil {
+			out[j.GetName()] = j.GetUID()
+		}
+	}
+	return out
+}
+
+// renderedJobs are the names of a render's Jobs with the component label
+// comp, sorted.
+func renderedJobs(objs []*unstructured.Unstructured, comp string) []string {
+	var names []string
+	for _, o := range objs {
+		if o.GetKind() == "Job" && o.GetLabels()["app.kubernetes.io/component"] == comp {
+			names = append(names, o.GetName())
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// dppsRender runs bin/dpps-render and returns its stdout, stderr and exit
+// code.
+func dppsRender(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(env.render, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
-		return out.String(), 0
+		return out.String(), errOut.String(), 0
 	case errors.As(err, &exit):
-		return out.String(), exit.ExitCode()
+		return out.String(), errOut.String(), exit.ExitCode()
 	default:
-		t.Fatalf("dpps-render upgrade-check: %v", err)
-		return "", -1
+		t.Fatalf("dpps-render %s: %v", strings.Join(args, " "), err)
+		return "", "", -1
 	}
 }
 
@@ -303,7 +530,16 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
-func lastLine(s string) string {
+// reportExcerpt is an upgrade-check table without the per-field lines and
+// the changed objects: its first line, the findings, the objects added and
+// removed, and the summary.
+func reportExcerpt(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+	var keep []string
+	for i, l := range lines {
+		if i == 0 || i == len(lines)-1 || strings.HasPrefix(l, "+ ") || strings.HasPrefix(l, "- ") || (l != "" && !strings.HasPrefix(l, "~ ") && !strings.HasPrefix(l, "    ")) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
