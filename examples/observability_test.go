@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/np-guard/netpol-analyzer/pkg/netpol/connlist"
+
 	"github.com/ctao/dpps-deploy/internal/testutil"
 )
 
@@ -55,7 +57,7 @@ func TestObservabilityHelmTest(t *testing.T) {
 		shells = append(shells, struct{ name, sh, path string }{"busybox", filepath.Join(dir, "sh"), dir})
 	}
 
-	script, env := renderObservabilityTest(t, helm4, bin)
+	_, script, env := renderObservabilityTest(t, helm4, bin)
 
 	// The scrape targets: two pods of conveyor-submitter, one of
 	// judge-evaluator, and fts of another release in the same namespace.
@@ -178,8 +180,9 @@ func TestObservabilityHelmTest(t *testing.T) {
 
 // renderObservabilityTest renders prod-site with the Prometheus URL through
 // Helm 4 and the dpps-render plugin, checks the hook's Pod and
-// NetworkPolicy, and returns the Pod's script and environment.
-func renderObservabilityTest(t *testing.T, helm4, bin string) (script string, env map[string]string) {
+// NetworkPolicy, and returns the objects, the Pod's script and its
+// environment.
+func renderObservabilityTest(t *testing.T, helm4, bin string) (objs []object, script string, env map[string]string) {
 	t.Helper()
 	home := t.TempDir()
 	helmEnv := []string{
@@ -200,7 +203,7 @@ func renderObservabilityTest(t *testing.T, helm4, bin string) (script string, en
 		return stdout.Bytes()
 	}
 	helm("plugin", "install", "../helm-plugin")
-	objs := parse(t, helm("template", obsRelease, chart, "--namespace", obsNS, "-f", "prod-site/values.yaml",
+	objs = parse(t, helm("template", obsRelease, chart, "--namespace", obsNS, "-f", "prod-site/values.yaml",
 		"--set", "global.observability.prometheus.url="+obsURL, "--post-renderer", "dpps-render"))
 
 	var pod, policy *object
@@ -261,7 +264,93 @@ func renderObservabilityTest(t *testing.T, helm4, bin string) (script string, en
 	if fmt.Sprint(env) != fmt.Sprint(want) {
 		t.Errorf("Pod %s env %v, want %v", obsPodName, env, want)
 	}
-	return str(cmd[2]), env
+	return objs, str(cmd[2]), env
+}
+
+// TestObservabilityHelmTestReach asks np-guard's netpol-analyzer (written
+// by nobody here) where the observability test pod may connect, in the
+// Helm 4 render (dpps-render's policies and the test's hooks) beside the
+// cluster's DNS and prod-site's Prometheus namespace, which holds a
+// Prometheus pod and another one: to DNS and to Prometheus on 9090, and
+// nowhere else.
+func TestObservabilityHelmTestReach(t *testing.T) {
+	objs, _, _ := renderObservabilityTest(t, testutil.Tool(t, "DPPS_HELM4"), testutil.Tool(t, "DPPS_BIN"))
+	var release bytes.Buffer
+	for _, o := range objs {
+		release.WriteString("---\n" + o.text)
+	}
+	cluster := `---
+apiVersion: v1
+kind: Namespace
+metadata: {name: kube-system, labels: {kubernetes.io/metadata.name: kube-system}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  containers:
+  - {name: coredns, image: coredns/coredns:1.11.1, ports: [{containerPort: 53, protocol: UDP}, {containerPort: 53, protocol: TCP}]}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: monitoring, labels: {kubernetes.io/metadata.name: monitoring}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: prometheus, namespace: monitoring, labels: {app.kubernetes.io/name: prometheus}}
+spec:
+  containers:
+  - {name: prometheus, image: quay.io/prometheus/prometheus:v3.16.0, ports: [{containerPort: 9090}, {containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: grafana, namespace: monitoring, labels: {app.kubernetes.io/name: grafana}}
+spec:
+  containers:
+  - {name: grafana, image: grafana/grafana:12.0.0, ports: [{containerPort: 3000}, {containerPort: 9090}]}
+`
+	dir := t.TempDir()
+	for name, text := range map[string]string{"release.yaml": release.String(), "cluster.yaml": cluster} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca := connlist.NewConnlistAnalyzer(connlist.WithMuteErrsAndWarns())
+	conns, _, err := ca.ConnlistFromDirPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ca.Errors() {
+		t.Errorf("analyzer: %v", e.Error())
+	}
+	src := "default/" + obsPodName + "[Pod]"
+	var got []string
+	for _, c := range conns {
+		if c.Src().String() != src {
+			continue
+		}
+		if c.AllProtocolsAndPorts() {
+			got = append(got, c.Dst().String()+" all")
+			continue
+		}
+		for proto, ranges := range c.ProtocolsAndPorts() {
+			for _, r := range ranges {
+				if d, ok := r.(interface{ InSet() bool }); ok && !d.InSet() {
+					continue
+				}
+				got = append(got, fmt.Sprintf("%s %s/%d-%d", c.Dst(), proto, r.Start(), r.End()))
+			}
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"kube-system/coredns[Pod] TCP/53-53",
+		"kube-system/coredns[Pod] UDP/53-53",
+		"monitoring/prometheus[Pod] TCP/9090-9090",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s may connect to:\n  %s\nwant:\n  %s", src, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
 }
 
 // runObsScript runs the script with sh, PATH and exactly the pod's
