@@ -87,6 +87,7 @@ func TestObservabilityHelmTest(t *testing.T) {
 		for _, sh := range shells {
 			code, stdout, stderr := runObsScript(t, sh.sh, sh.path, script, env, map[string]string{
 				"PROMETHEUS_URL": promURL, "LISTS": dir, "WAIT_SECONDS": "0"})
+			t.Logf("%s: exit %d\n%s", sh.name, code, stdout)
 			got := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 			if code != want.code || !slices.Equal(got, want.lines) || stderr != "" {
 				t.Errorf("%s: exit %d, stdout:\n%s\nstderr:\n%s\nwant exit %d, stdout:\n%s",
