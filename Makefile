@@ -8,6 +8,8 @@ HELM3_VERSION := v3.22.0
 HELM4_VERSION := v4.3.1
 HELM3         := $(BIN)/helm-$(HELM3_VERSION)
 HELM4         := $(BIN)/helm-$(HELM4_VERSION)
+PROMETHEUS_VERSION := v0.316.0
+PROMETHEUS    := $(BIN)/prometheus-$(PROMETHEUS_VERSION)
 EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
@@ -33,6 +35,16 @@ $(HELM4):
 	GOBIN=$(BIN)/.helm4 $(GO) install -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION)" helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION)
 	mv $(BIN)/.helm4/helm $@ && rmdir $(BIN)/.helm4
 	ln -sf $(notdir $@) $(BIN)/helm4
+
+# Prometheus (module v0.316.0 is Prometheus 3.16.0), for the test of the
+# observability helm test's script against a real server
+# (charts/dpps/templates/tests/observability.yaml). Only static scrape
+# targets are needed: remove_all_sd leaves out every service discovery (and
+# its cloud SDKs), and without builtinassets the web UI is absent; the HTTP
+# API is all the test uses.
+$(PROMETHEUS):
+	GOBIN=$(BIN)/.prometheus $(GO) install -tags remove_all_sd -ldflags "-s -w" github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+	mv $(BIN)/.prometheus/prometheus $@ && rmdir $(BIN)/.prometheus
 
 tools: $(HELM3) $(HELM4)
 
@@ -83,8 +95,11 @@ check: build cue-vet lint-values
 	$(GO) mod tidy -diff
 	$(BIN)/dpps-schemagen generate --check
 
-unit: build tools
-	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
+# The observability Helm test's script runs under /bin/sh with wget and
+# under busybox (examples/observability_test.go): both from Debian.
+unit: build tools $(PROMETHEUS)
+	scripts/debian-install.sh wget:wget /bin/busybox:busybox-static
+	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_PROMETHEUS=$(PROMETHEUS) DPPS_BUSYBOX=/bin/busybox DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
 
 # Real-cluster acceptance (docs/e2e.md): a one-node cluster (etcd and
 # containerd from Debian; kube-apiserver, controller-manager, scheduler,
