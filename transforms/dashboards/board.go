@@ -125,6 +125,7 @@ func upStat(rel Release, c Component, title string, w uint32) *stat.PanelBuilder
 			{Color: "red"}, {Value: ptr(1.0), Color: "green"},
 		})).
 		GraphMode(common.BigValueGraphModeNone).
+		Orientation(common.VizOrientationAuto).
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}))
 }
 
@@ -132,7 +133,7 @@ func upStat(rel Release, c Component, title string, w uint32) *stat.PanelBuilder
 // its name: replicas of a Deployment or StatefulSet, outcomes of a Job.
 func workloadPanel(c Component) cog.Builder[dashboard.Panel] {
 	ns := `namespace="$` + namespaceVar + `"`
-	p := timeseries.NewPanelBuilder().Datasource(datasource()).Span(8).Height(7).Min(0)
+	p := newTimeseries().Span(8).Height(7).Min(0)
 	switch c.Workload {
 	case "Deployment":
 		d := fmt.Sprintf(`%s, deployment=%q`, ns, c.objectName())
@@ -170,7 +171,7 @@ func restartsPanel(c Component) cog.Builder[dashboard.Panel] {
 		owner = fmt.Sprintf(`owner_kind="Job", owner_name=~%q`, c.jobRegexp())
 	}
 	expr := fmt.Sprintf(`sum by (pod) (increase(kube_pod_container_status_restarts_total{%s}[$__rate_interval]) * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_owner{%s, %s}))`, ns, ns, owner)
-	return timeseries.NewPanelBuilder().Datasource(datasource()).Span(8).Height(7).Min(0).
+	return newTimeseries().Span(8).Height(7).Min(0).
 		Title("Container restarts").
 		Description(fmt.Sprintf("Container restarts of the pods of %s (kube-state-metrics, pods found through kube_pod_owner).", c.Name)).
 		WithTarget(query(expr, "{{pod}}"))
@@ -195,12 +196,12 @@ func buildSubchart(rel Release, subchart string, comps []Component) (Board, erro
 		l.row(c.Name)
 		if c.Metrics != nil {
 			l.panel(upStat(rel, c, "Targets up", 4))
-			l.panel(timeseries.NewPanelBuilder().Datasource(datasource()).Span(10).Height(4).
+			l.panel(newTimeseries().Span(10).Height(4).
 				Title("Scrape duration").
 				Description(fmt.Sprintf("How long scraping each target of %s takes (scrape_duration_seconds).", c.Name)).
 				Unit("s").Min(0).
 				WithTarget(query(fmt.Sprintf(`scrape_duration_seconds{%s}`, selector(rel, c.Name)), "{{instance}}")))
-			l.panel(timeseries.NewPanelBuilder().Datasource(datasource()).Span(10).Height(4).
+			l.panel(newTimeseries().Span(10).Height(4).
 				Title("Up").
 				Description(fmt.Sprintf("Each target of %s: 1 while Prometheus scrapes it.", c.Name)).
 				Min(0).Max(1).
@@ -235,7 +236,7 @@ func buildOverview(rel Release, subcharts []string, by map[string][]Component) (
 			}
 		}
 		if len(jobs) > 0 {
-			p := timeseries.NewPanelBuilder().Datasource(datasource()).Span(8).Height(4).Min(0).
+			p := newTimeseries().Span(8).Height(4).Min(0).
 				Title("Jobs failed").
 				Description(fmt.Sprintf("Failed pods of the Jobs of subchart %s (kube-state-metrics); 0 when all succeed.", s))
 			for _, c := range jobs {
@@ -257,7 +258,7 @@ func buildOverview(rel Release, subcharts []string, by map[string][]Component) (
 		}
 		if len(workloads) > 0 {
 			expr := fmt.Sprintf(`sum by (pod) (kube_pod_status_ready{namespace="$%s", condition="false"} * on (namespace, pod) group_left () max by (namespace, pod) (kube_pod_info{namespace="$%s", created_by_name=~%q}))`, namespaceVar, namespaceVar, strings.Join(owners, "|"))
-			l.panel(timeseries.NewPanelBuilder().Datasource(datasource()).Span(8).Height(4).Min(0).
+			l.panel(newTimeseries().Span(8).Height(4).Min(0).
 				Title("Pods not ready").
 				Description(fmt.Sprintf("Pods of subchart %s that are not ready (kube-state-metrics): %s.", s, strings.Join(workloads, ", "))).
 				WithTarget(query(expr, "{{pod}}")))
@@ -271,6 +272,14 @@ func buildOverview(rel Release, subcharts []string, by map[string][]Component) (
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// newTimeseries is a time series panel on the datasource variable, with
+// its legend shown and every series in the tooltip.
+func newTimeseries() *timeseries.PanelBuilder {
+	return timeseries.NewPanelBuilder().Datasource(datasource()).
+		Legend(common.NewVizLegendOptionsBuilder().ShowLegend(true).DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
+		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending))
+}
 
 // layout adds open rows and panels in order, each with its own id (Grafana
 // needs them unique within a dashboard); the SDK places them on the grid.

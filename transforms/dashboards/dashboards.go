@@ -91,26 +91,27 @@ func (f *Filter) settings(info *release.Info) (bool, map[string]string, map[stri
 		enabled = *f.Enabled
 	}
 	labels, ann := f.Labels, f.Annotations
+	labelsFrom, annFrom := "dashboards.labels (dpps-render config)", "dashboards.annotations (dpps-render config)"
 	if labels == nil {
-		labels = g.Labels
+		labels, labelsFrom = g.Labels, "global.observability.grafana.labels ("+info.Origin+")"
 	}
 	if len(labels) == 0 {
 		labels = DefaultLabels
 	}
 	if ann == nil {
-		ann = g.Annotations
+		ann, annFrom = g.Annotations, "global.observability.grafana.annotations ("+info.Origin+")"
 	}
 	for k, v := range labels {
 		if !labelKey.MatchString(k) || len(k) > 317 || !labelValue.MatchString(v) {
-			return false, nil, nil, fmt.Errorf("dashboard ConfigMap label %q: %q is not a label Kubernetes accepts (global.observability.grafana.labels, %s)", k, v, info.Origin)
+			return false, nil, nil, fmt.Errorf("dashboard ConfigMap label %q: %q is not a label Kubernetes accepts (%s)", k, v, labelsFrom)
 		}
 		if strings.HasPrefix(k, provenance.Prefix) || k == externals.InstanceLabel || k == externals.PartOfLabel || k == externals.ComponentLabel || k == managedBy {
-			return false, nil, nil, fmt.Errorf("dashboard ConfigMap label %q is dpps-render's own (global.observability.grafana.labels, %s): choose another", k, info.Origin)
+			return false, nil, nil, fmt.Errorf("dashboard ConfigMap label %q is dpps-render's own (%s): choose another", k, labelsFrom)
 		}
 	}
 	for k := range ann {
 		if !labelKey.MatchString(k) || strings.HasPrefix(k, provenance.Prefix) {
-			return false, nil, nil, fmt.Errorf("dashboard ConfigMap annotation %q is not an annotation name dpps-render may set (global.observability.grafana.annotations, %s)", k, info.Origin)
+			return false, nil, nil, fmt.Errorf("dashboard ConfigMap annotation %q is not an annotation name dpps-render may set (%s)", k, annFrom)
 		}
 	}
 	return enabled, labels, ann, nil
