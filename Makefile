@@ -85,6 +85,7 @@ FUZZ_TARGETS := \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
 	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzImagelock \
 	./transforms:FuzzAllTransforms \
+	./transforms:FuzzOtel ./transforms:FuzzDashboards ./transforms:FuzzObservability \
 	./schema:FuzzLintPositions
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ_TARGETS)

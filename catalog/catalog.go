@@ -179,6 +179,8 @@ type Component struct {
 	FixtureFor string `json:"fixtureFor,omitempty"`
 	// Where the component serves Prometheus metrics, when it does.
 	Metrics *Metrics `json:"metrics,omitempty"`
+	// How the component exports OpenTelemetry traces, when it does.
+	Traces *Traces `json:"traces,omitempty"`
 
 	// Network needs beyond interfaces (NetworkPolicies).
 
@@ -204,6 +206,14 @@ type Metrics struct {
 	Port int `json:"port" jsonschema:"minimum=1,maximum=65535"`
 	// HTTP path of the metrics.
 	Path string `json:"path" jsonschema:"pattern=^/"`
+}
+
+// Traces is how a component exports OpenTelemetry traces: an OTLP exporter
+// that reads the standard OTEL_* environment.
+type Traces struct {
+	// The OTLP protocols its exporter speaks (OTEL_EXPORTER_OTLP_PROTOCOL
+	// values).
+	Protocols []string `json:"protocols" jsonschema:"minItems=1,uniqueItems=true,enum=grpc,enum=http/protobuf,enum=http/json"`
 }
 
 // Interface is an internal interface: a Service one component provides.

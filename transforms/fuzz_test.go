@@ -140,8 +140,10 @@ spec:
 	"a: &x {apiVersion: v1}\n",
 }
 
-func fuzzTransforms(f *testing.F, names ...string) {
-	prefix := fuzzPrefix(f)
+func fuzzTransforms(f *testing.F, names ...string) { fuzzTransformsWith(f, fuzzPrefix(f), names...) }
+
+// fuzzTransformsWith is fuzzTransforms with another catalog prefix.
+func fuzzTransformsWith(f *testing.F, prefix string, names ...string) {
 	for _, s := range fuzzSeeds {
 		f.Add(s, true)
 		f.Add(s, false)
@@ -286,7 +288,8 @@ func FuzzAllTransforms(f *testing.F) { fuzzTransforms(f, transforms.Names()...) 
 // TestEveryTransformFuzzed fails when a transform is registered without a
 // fuzz target above (and in the Makefile's fuzz target).
 func TestEveryTransformFuzzed(t *testing.T) {
-	fuzzed := map[string]bool{"imagelock": true, "provenance": true, "secretrefs": true, "netpol": true, "externals": true, "guards": true}
+	fuzzed := map[string]bool{"imagelock": true, "provenance": true, "secretrefs": true, "netpol": true, "externals": true, "guards": true,
+		"otel": true, "dashboards": true}
 	for _, n := range transforms.Names() {
 		if !fuzzed[n] {
 			t.Errorf("transform %q has no fuzz target in fuzz_test.go", n)

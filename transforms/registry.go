@@ -10,10 +10,12 @@ import (
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
+	"github.com/ctao/dpps-deploy/transforms/dashboards"
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/guards"
 	"github.com/ctao/dpps-deploy/transforms/imagelock"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
+	"github.com/ctao/dpps-deploy/transforms/otel"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
 	"github.com/ctao/dpps-deploy/transforms/secretrefs"
@@ -42,6 +44,10 @@ type Config struct {
 	Netpol netpol.Config `json:"netpol,omitempty"`
 	// Externals configures the externals transform.
 	Externals externals.Config `json:"externals,omitempty"`
+	// Otel configures the otel transform.
+	Otel otel.Config `json:"otel,omitempty"`
+	// Dashboards configures the dashboards transform.
+	Dashboards dashboards.Config `json:"dashboards,omitempty"`
 }
 
 // Registration describes one transform.
@@ -78,6 +84,16 @@ var registry = []Registration{
 		Name:    "externals",
 		Summary: "annotates users of external interfaces (direction, endpoint, protocol, port, auth); log labels and metrics scraping",
 		New:     func(c *Config) kio.Filter { return externals.New(c.Externals, c.Catalog) },
+	},
+	{
+		Name:    "otel",
+		Summary: "gives the containers of components that declare traces OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and the site's OTLP endpoint and protocol",
+		New:     func(c *Config) kio.Filter { return otel.New(c.Otel, c.Catalog) },
+	},
+	{
+		Name:    "dashboards",
+		Summary: "appends Grafana dashboards generated from the interface catalog, one per subchart and an overview, as ConfigMaps for the Grafana sidecar",
+		New:     func(c *Config) kio.Filter { return dashboards.New(c.Dashboards, c.Catalog) },
 	},
 	// guards stays last: it checks what every other transform produced.
 	{

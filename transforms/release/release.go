@@ -120,6 +120,25 @@ type Observability struct {
 	Metrics string `json:"metrics,omitempty"`
 	// Prometheus is where the site's Prometheus runs, nil when unset.
 	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// OTLP is where components that declare traces export them, nil when
+	// unset.
+	OTLP *OTLP `json:"otlp,omitempty"`
+	// Grafana is global.observability.grafana, nil when unset.
+	Grafana *Grafana `json:"grafana,omitempty"`
+}
+
+// OTLP is global.observability.otlp.
+type OTLP struct {
+	Endpoint string `json:"endpoint"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// Grafana is global.observability.grafana: the dashboards and the labels
+// and annotations of their ConfigMaps.
+type Grafana struct {
+	Dashboards  *bool             `json:"dashboards,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // Prometheus selects the site's Prometheus pods: the only peer admitted to
