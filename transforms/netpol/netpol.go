@@ -354,6 +354,9 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 	if err := g.externals(); err != nil {
 		return nil, err
 	}
+	if err := g.replication(); err != nil {
+		return nil, err
+	}
 	if err := g.declaredInbound(); err != nil {
 		return nil, err
 	}
