@@ -67,7 +67,8 @@ spec:
           containerPort: 53
 `
 
-// analyzerInputs are the ten inputs: the four examples and the six sites
+// analyzerInputs are the twelve inputs: the four examples, the six sites
+// and the two staging sites of the failover rehearsal
 // layered on prod-site.
 func analyzerInputs() []struct {
 	name   string

@@ -2,6 +2,8 @@ package netpol
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
@@ -14,7 +16,7 @@ import (
 // sites' other addresses and the other direction stay closed.
 func (g *generator) replication() error {
 	f := g.info.Site.Failover
-	for db := range f.Databases() {
+	for _, db := range slices.Sorted(maps.Keys(f.Databases())) {
 		role := f.Role(db)
 		comp, ok := g.info.Catalog.Components[db]
 		if !ok || len(g.present[db]) == 0 {
