@@ -68,8 +68,8 @@ spec:
 `
 
 // analyzerInputs are the twelve inputs: the four examples, the six sites
-// and the two staging sites of the failover rehearsal
-// layered on prod-site.
+// layered on prod-site, and the two sites of the staging failover
+// rehearsal layered on staging.
 func analyzerInputs() []struct {
 	name   string
 	values []string
