@@ -102,6 +102,14 @@ unit: build tools $(PROMETHEUS)
 	scripts/debian-install.sh wget:wget /bin/busybox:busybox-static
 	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_PROMETHEUS=$(PROMETHEUS) DPPS_BUSYBOX=/bin/busybox DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
 
+# Debian's PostgreSQL server for examples/replication_test.go (two servers
+# on loopback replicate with the settings the chart renders), installed when
+# missing; the tests read its bin directory from DPPS_PG_BIN.
+unit: postgresql-server
+postgresql-server:
+	scripts/debian-install.sh pg_ctlcluster:postgresql
+export DPPS_PG_BIN = $(firstword $(wildcard /usr/lib/postgresql/*/bin))
+
 # Real-cluster acceptance (docs/e2e.md): a one-node cluster (etcd and
 # containerd from Debian; kube-apiserver, controller-manager, scheduler,
 # kubelet and kube-proxy from tools/kube; kube-router and CoreDNS from their

@@ -71,7 +71,10 @@ func TestRegistryMirror(t *testing.T) {
 					}
 				}
 			}
-			if images == 0 || jobs == 0 || tests == 0 {
+			// dc-es1 is a replica site of rucio-db: its render holds no
+			// Rucio Job (failover_test.go), the only Jobs of a site.
+			wantJobs := name != "dc-es1"
+			if images == 0 || wantJobs && jobs == 0 || tests == 0 {
 				t.Fatalf("render has %d images, %d Jobs, %d test objects: want some of each", images, jobs, tests)
 			}
 			if name == "dev-backups" && backups != 3 {

@@ -17,7 +17,7 @@ import (
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
 
-const checkUsage = `Usage: dpps-render check --profile dev|ci|staging|prod [--pod-security LEVEL] [--catalog FILE] [--output table|json|junit] [FILE|-]
+const checkUsage = `Usage: dpps-render check --profile dev|ci|staging|prod [--pod-security LEVEL] [--catalog FILE] [--output table|json|junit] [FILE|-|SITE=FILE ...]
 
 Checks the external interfaces of a rendered stream (FILE, or stdin when
 FILE is "-" or absent), as dpps-render wrote it: lists every external
@@ -61,10 +61,26 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        meets only a lower level (components.<name>.podSecurity
                        in the catalog) gets a note with its reason instead,
                        and an error when that level is below the site's
+  failover             the site's failover topology (global.failover) and
+                       the render disagree: the database of a replica site
+                       runs writable or streams from another host than the
+                       primary's, the primary's runs as a replica, or a
+                       workload that writes to the database (the Rucio
+                       server, daemons and Jobs) has a pod at a replica
+                       site; or a site of the topology is not among
+                       global.externals.rucio-database-peers
 In the prod profile every finding is an error. In dev, ci and staging a
 fixture is expected, annotations and undeclared endpoints are warnings, and
 malformed endpoints, a missing catalog and an image that cannot be pulled
 are errors. Pod Security findings are errors or notes in every profile.
+
+Across sites: name each site's render, SITE=FILE (SITE=- for stdin,
+once): each render is checked as above under a line "== site SITE (FILE) ==",
+then the failover topology across the sites, one line per finding: a
+render whose global.failover.site is not SITE, two sites that claim the
+primary of a database, sites that disagree on the primary, a primary whose
+render declares no topology, sites that list different peers. Output table
+or json.
 
 Exit codes: 0 no error, 1 errors found, 2 usage error or unreadable input.
 
@@ -84,9 +100,22 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 	}
-	file, err := parseWithFile(fs, args)
+	var positional []string
+	err := parseFlags(fs, args)
+	for err == nil && fs.NArg() > 0 {
+		positional = append(positional, fs.Arg(0))
+		err = parseFlags(fs, fs.Args()[1:])
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
+	}
+	var renders []render
+	var named bool
+	if err == nil {
+		renders, named, err = parseRenders(positional)
+	}
+	if err == nil && named && *output == "junit" {
+		err = errors.New("--output junit checks one render: give one FILE, or table or json with SITE=FILE")
 	}
 	if err == nil && *profile == "" {
 		err = errors.New("--profile is required")
@@ -104,18 +133,11 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dpps-render check: %v (run 'dpps-render check --help' for usage)\n", err)
 		return exitUsage
 	}
-	nodes, err := readStream(file, stdin)
-	if err != nil {
-		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
-		return exitUsage
+	if named {
+		return checkSites(renders, *profile, *catalog, *output, *level, stdin, stdout, stderr)
 	}
-	learnCredentials(nodes, *catalog)
-	rep, err := externals.Check(nodes, *catalog, *profile)
+	rep, _, err := checkRender(renders[0].file, *profile, *catalog, *level, stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
-		return exitUsage
-	}
-	if err := checkPodSecurity(rep, nodes, *catalog, *level); err != nil {
 		fmt.Fprintf(stderr, "dpps-render check: %v\n", err)
 		return exitUsage
 	}

@@ -67,8 +67,9 @@ spec:
           containerPort: 53
 `
 
-// analyzerInputs are the ten inputs: the four examples and the six sites
-// layered on prod-site.
+// analyzerInputs are the twelve inputs: the four examples, the six sites
+// layered on prod-site, and the two sites of the staging failover
+// rehearsal layered on staging.
 func analyzerInputs() []struct {
 	name   string
 	values []string
@@ -88,6 +89,12 @@ func analyzerInputs() []struct {
 			name   string
 			values []string
 		}{site, []string{"examples/prod-site/values.yaml", "examples/sites/" + site + ".yaml"}})
+	}
+	for _, site := range []string{"a", "b"} {
+		out = append(out, struct {
+			name   string
+			values []string
+		}{"staging-failover-" + site, []string{"examples/staging/values.yaml", "examples/staging/failover-" + site + ".yaml"}})
 	}
 	return out
 }
@@ -195,6 +202,50 @@ func TestAnalyzerCatchesMutations(t *testing.T) {
 			}
 			if !changed {
 				t.Fatal("no policy to mutate")
+			}
+			if diffs := compare(t, mutated); len(diffs) == 0 {
+				t.Error("the mutated policies pass the comparison")
+			}
+		})
+	}
+}
+
+// TestAnalyzerCatchesReplicationMutations: on the two sites of the
+// staging failover rehearsal, the comparison fails when the replication
+// policy is missing, admits another block or reaches any address.
+func TestAnalyzerCatchesReplicationMutations(t *testing.T) {
+	helm := testutil.Tool(t, "DPPS_HELM3")
+	cases := []struct {
+		site, what string
+		mutate     func(spec map[string]any)
+	}{
+		{"a", "no replica may connect", func(spec map[string]any) { delete(spec, "ingress") }},
+		{"a", "admit any address", func(spec map[string]any) {
+			obj(list(obj(list(spec["ingress"])[0])["from"])[0])["ipBlock"] = map[string]any{"cidr": "0.0.0.0/0"}
+		}},
+		{"b", "reach any address", func(spec map[string]any) {
+			obj(list(obj(list(spec["egress"])[0])["to"])[0])["ipBlock"] = map[string]any{"cidr": "0.0.0.0/0"}
+		}},
+		{"b", "reach the primary on every port", func(spec map[string]any) { delete(obj(list(spec["egress"])[0]), "ports") }},
+	}
+	docs := map[string][]map[string]any{}
+	for _, site := range []string{"a", "b"} {
+		docs[site] = renderDocs(t, helm, []string{"examples/staging/values.yaml", "examples/staging/failover-" + site + ".yaml"})
+	}
+	for _, tc := range cases {
+		t.Run(tc.site+": "+tc.what, func(t *testing.T) {
+			var mutated []map[string]any
+			changed := false
+			for _, d := range docs[tc.site] {
+				d = deepCopy(t, d)
+				if str(d["kind"]) == "NetworkPolicy" && strings.Contains(str(dig(d, "metadata", "name")), "-replication-rucio-db-") {
+					tc.mutate(obj(d["spec"]))
+					changed = true
+				}
+				mutated = append(mutated, d)
+			}
+			if !changed {
+				t.Fatal("no replication policy to mutate")
 			}
 			if diffs := compare(t, mutated); len(diffs) == 0 {
 				t.Error("the mutated policies pass the comparison")
@@ -485,6 +536,12 @@ type testSite struct {
 			Controller testPeer `json:"controller"`
 		} `json:"ingress"`
 	} `json:"inbound"`
+	Failover struct {
+		Site    string `json:"site"`
+		RucioDB *struct {
+			Primary string `json:"primary"`
+		} `json:"rucio-db"`
+	} `json:"failover"`
 }
 
 func catalogAndSite(t *testing.T, docs []map[string]any) (testCatalog, testSite) {
@@ -704,7 +761,53 @@ func declared(t *testing.T, docs []map[string]any) map[string]bool {
 			}
 		}
 	}
+	replicationFlows(t, s, of, c, want)
 	return want
+}
+
+// replicationFlows are the streaming replication connections the site's
+// failover topology declares for rucio-db where the release runs it: the
+// primary admits every other site's blocks on its PostgreSQL port; a
+// replica reaches the primary's blocks on the primary's declared port.
+func replicationFlows(t *testing.T, s testSite, of map[string][]podTemplate, c testCatalog, want map[string]bool) {
+	t.Helper()
+	if s.Failover.RucioDB == nil {
+		return
+	}
+	var peers struct {
+		Sites []struct {
+			Name  string   `json:"name"`
+			Port  int      `json:"port"`
+			CIDRs []string `json:"cidrs"`
+		} `json:"sites"`
+	}
+	raw, err := json.Marshal(s.Externals["rucio-database-peers"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &peers); err != nil {
+		t.Fatal(err)
+	}
+	primary := s.Failover.RucioDB.Primary
+	for _, w := range of["rucio-db"] {
+		for _, p := range peers.Sites {
+			switch {
+			case s.Failover.Site == primary && p.Name != primary:
+				port := c.Interfaces["rucio-db"].Ports[0]
+				n := port.Port
+				if cp, ok := w.ports[port.Name]; ok {
+					n = cp
+				}
+				for _, cidr := range p.CIDRs {
+					want[fmt.Sprintf("%s => default/%s[%s] TCP/%d", cidr, w.name, w.kind, n)] = true
+				}
+			case s.Failover.Site != primary && p.Name == primary:
+				for _, cidr := range p.CIDRs {
+					want[fmt.Sprintf("default/%s[%s] => %s TCP/%d", w.name, w.kind, cidr, p.Port)] = true
+				}
+			}
+		}
+	}
 }
 
 // endpointPorts are the ports an external's site value names: every

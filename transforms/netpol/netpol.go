@@ -30,7 +30,7 @@ const (
 	ManagedBy       = "dpps-render"
 	GeneratedLabel  = "dpps.ctao.org/generated"
 	Generated       = "netpol"
-	RuleAnnotation  = "dpps.ctao.org/rule" // what the policy implements: default-deny, dns, interface/<name>, external/<name>, inbound/<kind>/<name>
+	RuleAnnotation  = "dpps.ctao.org/rule" // what the policy implements: default-deny, dns, interface/<name>, external/<name>, replication/<db>, inbound/<kind>/<name>
 	InstanceLabel   = "app.kubernetes.io/instance"
 	ComponentLabel  = "app.kubernetes.io/component"
 	metadataNameKey = "kubernetes.io/metadata.name"
@@ -352,6 +352,9 @@ func Generate(cfg Config, info *release.Info, nodes []*yaml.RNode) ([]*yaml.RNod
 		return nil, err
 	}
 	if err := g.externals(); err != nil {
+		return nil, err
+	}
+	if err := g.replication(); err != nil {
 		return nil, err
 	}
 	if err := g.declaredInbound(); err != nil {

@@ -56,6 +56,8 @@ type Site struct {
 	Inbound map[string]InboundSource `json:"inbound,omitempty"`
 	// PodSecurity is global.podSecurity.
 	PodSecurity PodSecurity `json:"podSecurity,omitempty"`
+	// Failover is global.failover (failover.go).
+	Failover Failover `json:"failover,omitempty"`
 }
 
 // PodSecurity is global.podSecurity.
