@@ -109,8 +109,9 @@ func TestUpgradePath(t *testing.T) {
 		a := append(verb, release, chart, "-n", ns, "-f", values)
 		return append(a, h.postRenderer()...)
 	}
-	oldMigrate := release + "-rucio-migrate-" + strings.ReplaceAll(oldRucio, ".", "-")
-	newMigrate := release + "-rucio-migrate-" + strings.ReplaceAll(curRucio, ".", "-")
+	// Named after the chart's version and Rucio's (migrate.yaml).
+	oldMigrate := release + "-rucio-migrate-" + strings.ReplaceAll(oldChartVersion+"-rucio-"+oldRucio, ".", "-")
+	newMigrate := release + "-rucio-migrate-" + strings.ReplaceAll("0.1.0-rucio-"+curRucio, ".", "-") // the bdms chart version
 	dir := t.TempDir()
 	ctx := context.Background()
 	jobs := env.dyn.Resource(gvrJob).Namespace(ns)

@@ -92,7 +92,8 @@ func TestChartVersionBump(t *testing.T) {
 			added[c.Object] = true
 		}
 	}
-	for _, want := range []string{"Job dpps-rucio-bootstrap-0-2-0", "Job dpps-rucio-configure-0-2-0", "Job dpps-rucio-migrate-0-2-0"} {
+	for _, want := range []string{"Job dpps-rucio-bootstrap-0-2-0", "Job dpps-rucio-configure-0-2-0", "Job dpps-rucio-migrate-0-2-0-rucio-0-2-0",
+		"Job dpps-rucio-db-backup-0-2-0", "Job dpps-dirac-db-backup-0-2-0", "Job dpps-fts-db-backup-0-2-0"} {
 		if !added[want] {
 			t.Errorf("%s is not a new object of the bumped render (added: %v)", want, added)
 		}
