@@ -295,3 +295,87 @@ func TestWaitForBackup(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupCopy runs the copy container of the rucio-db backup Job of the
+// ci render with global.externals.backup-target set, under /bin/sh with a
+// stub xrdcp: the dump goes to <url>/<release>-rucio-db/<file> with the
+// certificate's key at mode 0400; three failures fail the Job with a line
+// saying what to check, and leave nothing for the record; the record
+// container adds the copy's destination.
+func TestBackupCopy(t *testing.T) {
+	helm, render := tools(t)
+	objs := parse(t, run(t, helm, renderArgs("ci", render,
+		"--set", "global.externals.backup-target.url=roots://eos.site-a.example.org:1094//eos/dpps/backups/",
+		"--set", "global.externals.backup-target.secretName=dpps-backup-cert")...))
+	c := findContainer(t, objs, "CronJob", "rucio-db-backup", "copy")
+	if want := "roots://eos.site-a.example.org:1094//eos/dpps/backups/dpps-rucio-db"; c.env["TARGET"] != want {
+		t.Fatalf("TARGET %q, want %q", c.env["TARGET"], want)
+	}
+	rec := findContainer(t, objs, "CronJob", "rucio-db-backup", "record")
+	const file = "rucio-20261205T021700Z-scheduled-chart-0.1.0.dump"
+	for _, tc := range []struct {
+		name   string
+		fails  int // xrdcp fails this many times first
+		fail   bool
+		stdout []string
+		stderr []string
+	}{
+		{name: "copied", stdout: []string{"copied /backup/" + file + " to roots://eos.site-a.example.org:1094//eos/dpps/backups/dpps-rucio-db/" + file}},
+		{name: "one failure", fails: 1, stdout: []string{"copy: xrdcp failed, trying again in 10 s", "copied /backup/" + file + " to roots://eos.site-a.example.org:1094//eos/dpps/backups/dpps-rucio-db/" + file}},
+		{name: "target down", fails: 3, fail: true, stderr: []string{"[ERROR] Server responded with an error: [3010] Unable to open file; Permission denied",
+			"copy: xrdcp of /backup/" + file + " to roots://eos.site-a.example.org:1094//eos/dpps/backups/dpps-rucio-db/" + file + " failed 3 times: the dump is in the PVC only; check global.externals.backup-target (url, secretName, cidrs)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeExec(t, filepath.Join(dir, "backup-record"), "2026-12-05T02:17:09Z 4096 "+file+"\n")
+			writeExec(t, filepath.Join(dir, "grid", "tls.crt"), "CERT\n")
+			writeExec(t, filepath.Join(dir, "grid", "tls.key"), "KEY\n")
+			stub := "#!/bin/sh\nn=$(cat '" + filepath.Join(dir, "n") + "' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '" + filepath.Join(dir, "n") + "'\n" +
+				"printf '%s\\n' \"$*\" >> '" + filepath.Join(dir, "xrdcp-args") + "'\n" +
+				"stat -c %a \"$X509_USER_KEY\" >> '" + filepath.Join(dir, "key-mode") + "'\n" +
+				"if [ \"$n\" -le " + string(rune('0'+tc.fails)) + " ]; then echo '[ERROR] Server responded with an error: [3010] Unable to open file; Permission denied' >&2; exit 54; fi\n"
+			writeExec(t, filepath.Join(dir, "bin", "xrdcp"), stub)
+			writeExec(t, filepath.Join(dir, "bin", "sleep"), "#!/bin/sh\n")
+			script := localize(strings.ReplaceAll(strings.ReplaceAll(c.script, "/tmp/backup-copy", "\x00copy"), "/grid/", "\x00grid/"), filepath.Join(dir, "backup"), dir)
+			script = strings.ReplaceAll(strings.ReplaceAll(script, "\x00copy", filepath.Join(dir, "backup-copy")), "\x00grid", filepath.Join(dir, "grid"))
+			for i := range tc.stdout {
+				tc.stdout[i] = strings.ReplaceAll(tc.stdout[i], " /backup/", " "+filepath.Join(dir, "backup")+"/")
+			}
+			for i := range tc.stderr {
+				tc.stderr[i] = strings.ReplaceAll(tc.stderr[i], " /backup/", " "+filepath.Join(dir, "backup")+"/")
+			}
+			env := map[string]string{"TARGET": c.env["TARGET"], "X509_USER_CERT": filepath.Join(dir, "x509.crt"), "X509_USER_KEY": filepath.Join(dir, "x509.key")}
+			runScript(t, command(script, dir, env), tc.fail, tc.stdout, tc.stderr)
+			args, _ := os.ReadFile(filepath.Join(dir, "xrdcp-args"))
+			want := "--nopbar --force --posc --path " + filepath.Join(dir, "backup") + "/" + file + " roots://eos.site-a.example.org:1094//eos/dpps/backups/dpps-rucio-db/" + file
+			for _, l := range strings.Split(strings.TrimSpace(string(args)), "\n") {
+				if l != want {
+					t.Errorf("xrdcp %s, want %s", l, want)
+				}
+			}
+			if mode, _ := os.ReadFile(filepath.Join(dir, "key-mode")); !strings.HasPrefix(string(mode), "400\n") {
+				t.Errorf("the key's mode when xrdcp ran: %q, want 400", mode)
+			}
+			copied, _ := os.ReadFile(filepath.Join(dir, "backup-copy"))
+			if tc.fail != (len(copied) == 0) {
+				t.Errorf("backup-copy %q after a run that failed: %t", copied, tc.fail)
+			}
+			if tc.fail {
+				return
+			}
+			// The record container adds the copy.
+			writeExec(t, filepath.Join(dir, "bin", "kubectl"), "#!/bin/sh\nprintf '%s' \"$6\" > '"+filepath.Join(dir, "patch")+"'\n")
+			rscript := strings.ReplaceAll(localize(strings.ReplaceAll(rec.script, "/tmp/backup-copy", "\x00copy"), filepath.Join(dir, "backup"), dir), "\x00copy", filepath.Join(dir, "backup-copy"))
+			runScript(t, command(rscript, dir, rec.env, "JOB=dpps-rucio-db-backup-29412857"), false, nil, nil)
+			raw, _ := os.ReadFile(filepath.Join(dir, "patch"))
+			var patch struct{ Data map[string]string }
+			var entry map[string]any
+			if err := json.Unmarshal(raw, &patch); err != nil || json.Unmarshal([]byte(patch.Data["rucio-db"]), &entry) != nil {
+				t.Fatalf("patch %s: %v", raw, err)
+			}
+			if entry["copy"] != "roots://eos.site-a.example.org:1094//eos/dpps/backups/dpps-rucio-db/"+file || entry["kind"] != "scheduled" {
+				t.Errorf("record %v: want copy roots://.../dpps-rucio-db/%s and kind scheduled", entry, file)
+			}
+		})
+	}
+}

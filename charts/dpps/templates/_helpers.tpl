@@ -815,6 +815,35 @@ spec:
         - name: tmp
           mountPath: /tmp
       {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 6 }}
+    {{- $target := include "dpps.external" (dict "ctx" $ctx "name" "backup-target") | fromJson }}
+    {{- if $target }}
+    - name: copy
+      {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $b.copyImage) | nindent 6 }}
+      command:
+        - /bin/sh
+        - -c
+        - |
+          {{- include "dpps.backupCopyScript" . | nindent 10 }}
+      env:
+        - name: TARGET
+          value: {{ printf "%s/%s-%s" (trimSuffix "/" $target.url) $ctx.Release.Name .db | quote }}
+        - name: X509_USER_CERT
+          value: /tmp/x509.crt
+        - name: X509_USER_KEY
+          value: /tmp/x509.key
+        - name: HOME
+          value: /tmp
+      volumeMounts:
+        - name: backup
+          mountPath: /backup
+          readOnly: true
+        - name: tmp
+          mountPath: /tmp
+        - name: backup-target-cert
+          mountPath: /grid
+          readOnly: true
+      {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 6 }}
+    {{- end }}
   containers:
     - name: record
       {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $b.kubectlImage) | nindent 6 }}
@@ -847,7 +876,46 @@ spec:
         claimName: {{ $name }}
     - name: tmp
       emptyDir: {}
+    {{- with $target }}
+    - name: backup-target-cert
+      secret:
+        secretName: {{ .secretName }}
+        defaultMode: 0440
+        items:
+          - {key: tls.crt, path: tls.crt}
+          - {key: tls.key, path: tls.key}
+    {{- end }}
     {{- include "dpps.apiTokenVolume" . | nindent 4 }}
+{{- end -}}
+
+{{/*
+The copy container's script (global.externals.backup-target set): copy the
+dump the backup container wrote (/tmp/backup-record) to $TARGET/<file> with
+xrdcp (the grid certificate from /grid, its key copied to mode 0400 as
+XRootD's gsi wants), at most 3 tries, and leave the destination for the
+record container in /tmp/backup-copy. A failure fails the Job: the dump
+stays in the PVC and the Job is retried (backup.backoffLimit).
+*/}}
+{{- define "dpps.backupCopyScript" -}}
+set -eu
+read -r time bytes file < /tmp/backup-record
+umask 077
+cp /grid/tls.crt "$X509_USER_CERT"
+cp /grid/tls.key "$X509_USER_KEY"
+chmod 0400 "$X509_USER_KEY"
+dest="$TARGET/$file"
+tries=0
+until xrdcp --nopbar --force --posc --path "/backup/$file" "$dest"; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 3 ]; then
+    echo "copy: xrdcp of /backup/$file to $dest failed 3 times: the dump is in the PVC only; check global.externals.backup-target (url, secretName, cidrs)" >&2
+    exit 1
+  fi
+  echo "copy: xrdcp failed, trying again in 10 s"
+  sleep 10
+done
+echo "copied /backup/$file to $dest"
+printf '%s\n' "$dest" > /tmp/backup-copy
 {{- end -}}
 
 {{/*
@@ -900,12 +968,17 @@ printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(wc -c < "$f" | tr -d ' '
 {{/*
 The record container's script: patch the dump the backup container wrote
 (/tmp/backup-record: time, bytes, file) into the ConfigMap $RECORD under the
-key $DB, one line of JSON: {"time","file","bytes","chart","kind","job"}.
+key $DB, one line of JSON: {"time","file","bytes","chart","kind","job"},
+and "copy" (where the copy container put the dump) when there is one.
 */}}
 {{- define "dpps.backupRecordScript" -}}
 set -eu
 read -r time bytes file < /tmp/backup-record
-entry=$(printf '{"time":"%s","file":"%s","bytes":%s,"chart":"%s","kind":"%s","job":"%s"}' "$time" "$file" "$bytes" "$CHART" "{{ .kind }}" "$JOB")
+copy=
+if [ -s /tmp/backup-copy ]; then
+  copy=$(printf ',"copy":"%s"' "$(cat /tmp/backup-copy)")
+fi
+entry=$(printf '{"time":"%s","file":"%s","bytes":%s,"chart":"%s","kind":"%s","job":"%s"%s}' "$time" "$file" "$bytes" "$CHART" "{{ .kind }}" "$JOB" "$copy")
 kubectl patch configmap "$RECORD" --type=merge \
   -p "$(printf '{"data":{"%s":"%s"}}' "$DB" "$(printf '%s' "$entry" | sed 's/"/\\"/g')")" >/dev/null
 echo "recorded in ConfigMap $RECORD, key $DB: $entry"
