@@ -313,7 +313,9 @@ func testBackupRestore(t *testing.T, h *helmCLI, cs kubernetes.Interface, ns str
 	waitJobs(t, cs, ns)
 	dumps := map[string]string{}
 	for _, db := range dbs {
-		out, err := kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component="+db+"-backup", "-c", "backup", "--tail=-1")
+		// The Jobs' pods only (not a traffic probe with the same labels),
+		// their dump container.
+		out, err := kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component="+db+"-backup,batch.kubernetes.io/job-name", "-c", "backup", "--tail=-1")
 		m := wroteDump.FindStringSubmatch(out)
 		if err != nil || m == nil {
 			t.Fatalf("%s backup: no \"wrote /backup/...\" in its log: %v\n%s", db, err, out)
