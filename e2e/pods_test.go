@@ -190,8 +190,8 @@ var wantRunning = []string{"dirac-db", "fts-broker", "fts-db", "rucio-db", "ruci
 
 // TestPodsRun installs e2e-local on the node with each Helm: every fixture
 // runs and every Job completes. With Helm 4 the release then goes through
-// the traffic matrix, backup and restore, and an uninstall and reinstall
-// that keeps the data.
+// backups first (checkBackupsFirst), the traffic matrix, backup and
+// restore, and an uninstall and reinstall that keeps the data.
 func TestPodsRun(t *testing.T) {
 	for _, h := range []*helmCLI{env.helm4, env.helm3} {
 		t.Run(h.name, func(t *testing.T) {
@@ -215,6 +215,7 @@ func TestPodsRun(t *testing.T) {
 				uninstall(t, h, ns)
 				return
 			}
+			t.Run("backups-first", func(t *testing.T) { checkBackupsFirst(t, ns) })
 			objs, _ := render(t, h, localExample, ns)
 			t.Run("traffic", func(t *testing.T) { testTraffic(t, cs, ns, objs) })
 			t.Run("backup-restore", func(t *testing.T) { testBackupRestore(t, h, cs, ns) })
@@ -312,7 +313,9 @@ func testBackupRestore(t *testing.T, h *helmCLI, cs kubernetes.Interface, ns str
 	waitJobs(t, cs, ns)
 	dumps := map[string]string{}
 	for _, db := range dbs {
-		out, err := kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component="+db+"-backup", "--tail=-1")
+		// The Jobs' pods only (not a traffic probe with the same labels),
+		// their dump container.
+		out, err := kubectl("logs", "-n", ns, "-l", "app.kubernetes.io/component="+db+"-backup,batch.kubernetes.io/job-name", "-c", "backup", "--tail=-1")
 		m := wroteDump.FindStringSubmatch(out)
 		if err != nil || m == nil {
 			t.Fatalf("%s backup: no \"wrote /backup/...\" in its log: %v\n%s", db, err, out)

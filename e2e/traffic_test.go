@@ -340,9 +340,11 @@ func testTraffic(t *testing.T, cs kubernetes.Interface, ns string, objs []*unstr
 	testUndeclaredPorts(t, cs, ns, c, present)
 
 	// Outside the cluster: the API server's address and port. Only the
-	// components the catalog marks kubernetesAPI may go there (the site's
-	// dpps-render config names it), and the outsider, which no policy
-	// selects: that it connects shows the address is reachable from pods.
+	// components the catalog marks kubernetesAPI and the release deploys
+	// may go there (the site's dpps-render config names it; as for the
+	// interfaces, a component switched off gets no policy), and the
+	// outsider, which no policy selects: that it connects shows the
+	// address is reachable from pods.
 	ip, p := apiEndpoint(t)
 	var external []flow
 	for _, pod := range pods.Items {
@@ -351,8 +353,11 @@ func testTraffic(t *testing.T, cs kubernetes.Interface, ns string, objs []*unstr
 			want: as == "", why: "no policy selects the outsider"}
 		if as != "" {
 			f.why = "egress the component does not declare"
-			if c.Components[as].KubernetesAPI {
+			switch {
+			case c.Components[as].KubernetesAPI && present[as]:
 				f.want, f.why = true, "kubernetesAPI component"
+			case c.Components[as].KubernetesAPI:
+				f.why = "kubernetesAPI component, not deployed in this release"
 			}
 		}
 		external = append(external, f)

@@ -358,7 +358,7 @@ func checkWorkload(t *testing.T, o object) {
 		t.Errorf("%s: a workload of component %s must be named %s-%s (a Job: or %s-%s-<version>)", o, comp, release, comp, release, comp)
 	}
 	spec := dig(podTemplate(o), "spec")
-	long := o.kind != "Job"
+	long := o.kind != "Job" && o.kind != "CronJob" // both run to completion
 	var ready bool
 	for _, field := range []string{"initContainers", "containers"} {
 		for _, c := range list(dig(spec, field)) {

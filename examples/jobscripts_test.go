@@ -138,7 +138,7 @@ func TestDiracBackupScript(t *testing.T) {
 		if o.kind != "Job" || o.labels[labelComponent] != "dirac-db-backup" {
 			continue
 		}
-		for _, c := range list(dig(podTemplate(o), "spec", "containers")) {
+		for _, c := range list(dig(podTemplate(o), "spec", "initContainers")) {
 			c, _ := c.(map[string]any)
 			if str(c["name"]) != "backup" {
 				continue
@@ -155,7 +155,7 @@ func TestDiracBackupScript(t *testing.T) {
 		}
 	}
 	if script == "" || env["DATABASES"] == "" {
-		t.Fatal("the ci render has no dirac-db backup Job with a backup container running /bin/sh -c SCRIPT and DATABASES")
+		t.Fatal("the ci render has no dirac-db backup Job with a backup init container running /bin/sh -c SCRIPT and DATABASES")
 	}
 	dbs := strings.Fields(env["DATABASES"])
 	for _, tc := range []struct {
@@ -167,7 +167,7 @@ func TestDiracBackupScript(t *testing.T) {
 		dumpsOf   string // mysqldump's --databases, "" when it must not run
 		noBackups bool
 	}{
-		{name: "server unreachable", mysql: "echo \"ERROR 2005 (HY000): Unknown MySQL server host 'dpps-dirac-db' (-2)\" >&2; exit 1", fail: true,
+		{name: "server gone after the login check", mysql: "case \"$*\" in *'SELECT 1') exit 0 ;; esac; echo \"ERROR 2005 (HY000): Unknown MySQL server host 'dpps-dirac-db' (-2)\" >&2; exit 1", fail: true,
 			stderr: []string{"ERROR 2005 (HY000): Unknown MySQL server host 'dpps-dirac-db' (-2)", "cannot list the databases on dpps-dirac-db:3306"}, noBackups: true},
 		{name: "no database yet", mysql: "printf 'information_schema\\nmysql\\n'",
 			stdout: []string{"database " + dbs[0] + " does not exist (yet): not in this backup"}},
@@ -180,8 +180,9 @@ func TestDiracBackupScript(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeExec(t, filepath.Join(dir, "bin", "mysql"), "#!/bin/sh\n"+tc.mysql+"\n")
+			writeExec(t, filepath.Join(dir, "bin", "sleep"), "#!/bin/sh\n")
 			writeExec(t, filepath.Join(dir, "bin", "mysqldump"), "#!/bin/sh\nprintf '%s\\n' \"$*\" > '"+filepath.Join(dir, "dump-args")+"'\necho '-- dump'\n")
-			cmd := exec.Command("/bin/sh", "-c", strings.ReplaceAll(script, "/backup", backup))
+			cmd := exec.Command("/bin/sh", "-c", localize(script, backup, dir))
 			cmd.Env = []string{"PATH=" + filepath.Join(dir, "bin") + ":/usr/bin:/bin", "HOME=" + dir, "MYSQL_PWD=not-used"}
 			for k, v := range env {
 				cmd.Env = append(cmd.Env, k+"="+v)

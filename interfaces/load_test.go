@@ -95,7 +95,7 @@ func TestModel(t *testing.T) {
 			t.Errorf("interfaces.%s: no port %d in %+v", n, p, i.Ports)
 		}
 	}
-	wantExternals := []string{"compute", "cvmfs", "dirac-database", "fts", "iam", "registry", "rucio-database", "rucio-database-peers", "storage"}
+	wantExternals := []string{"backup-target", "compute", "cvmfs", "dirac-database", "fts", "iam", "registry", "rucio-database", "rucio-database-peers", "storage"}
 	if got := slices.Sorted(maps.Keys(c.Externals)); !slices.Equal(got, wantExternals) {
 		t.Errorf("externals %v, want %v", got, wantExternals)
 	}
@@ -170,7 +170,7 @@ func TestLoadErrors(t *testing.T) {
 		file: "components.cue",
 		old:  `fixtureFor: "rucio-database"`,
 		new:  `fixtureFor: "rucio-databse"`,
-		want: `interfaces/components.cue:45:70: components.rucio-db.fixtureFor: "rucio-databse" is not an external interface (one of: compute, cvmfs, dirac-database, fts, iam, registry, rucio-database, rucio-database-peers, storage)`,
+		want: `interfaces/components.cue:45:70: components.rucio-db.fixtureFor: "rucio-databse" is not an external interface (one of: backup-target, compute, cvmfs, dirac-database, fts, iam, registry, rucio-database, rucio-database-peers, storage)`,
 	}, {
 		name: "misspelt credential",
 		file: "externals.cue",

@@ -92,7 +92,8 @@ func TestChartVersionBump(t *testing.T) {
 			added[c.Object] = true
 		}
 	}
-	for _, want := range []string{"Job dpps-rucio-bootstrap-9-9-9", "Job dpps-rucio-configure-9-9-9", "Job dpps-rucio-migrate-9-9-9"} {
+	for _, want := range []string{"Job dpps-rucio-bootstrap-9-9-9", "Job dpps-rucio-configure-9-9-9", "Job dpps-rucio-migrate-9-9-9-rucio-9-9-9",
+		"Job dpps-rucio-db-backup-9-9-9", "Job dpps-dirac-db-backup-9-9-9", "Job dpps-fts-db-backup-9-9-9"} {
 		if !added[want] {
 			t.Errorf("%s is not a new object of the bumped render (added: %v)", want, added)
 		}

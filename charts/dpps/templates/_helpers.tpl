@@ -635,29 +635,41 @@ spec:
 {{- end -}}
 
 {{/*
-A database backup: a PVC <release>-<db>-backup that outlives the release
-(helm.sh/resource-policy: keep) and a Job <release>-<db>-backup-<chart
-version> that waits for the database, runs .script (a dump into /backup,
-written to a .part file and renamed when complete) with the database's
-image and security contexts, and exits. Rendered only when
-<db>.backup.enabled is true (off by default). The Job is the catalog
-component <db>-backup, a consumer of the database's interface and of the
-credential in .credential (exposed as env .credentialEnv), so the generated
-NetworkPolicies admit it and the guards transform credits it.
+A database backup (docs/chart.md, "Persistence, backup and restore"):
+- a PVC <release>-<db>-backup that outlives the release
+  (helm.sh/resource-policy: keep);
+- a Job <release>-<db>-backup-<chart version>: one dump per chart version,
+  the dump a migration Job of that version waits for (dpps.waitForBackup);
+- with .values.backup.schedule.enabled, a CronJob <release>-<db>-backup
+  running the same pod on a schedule;
+- a ServiceAccount, Role and RoleBinding <release>-<db>-backup: the Role may
+  only get and patch the ConfigMap <release>-last-backup.
+Both run one pod: wait-for-db (the Service's port), then the init container
+"backup" (the database's image and security contexts) waits until the
+database accepts its login (.ready, bounded), runs .script (a dump into
+"$f.part" under /backup, renamed to "$f" when complete) and applies the
+retention (dpps.backupScript), then the container "record" (kubectl) writes
+the dump into <release>-last-backup under the key <db>. The pods are the
+catalog component <db>-backup, a consumer of the database's interface and of
+the credential in .credential (exposed as env .credentialEnv), and may talk
+to the Kubernetes API (components.<db>-backup.kubernetesAPI); only the
+record container holds a service account token. Rendered only when
+<db>.backup.enabled is true (off by default).
 include "dpps.dbBackup" (dict "ctx" $ "db" "rucio-db" "values" $v
   "credential" "rucio-db-password" "credentialEnv" "PGPASSWORD"
-  "env" (list (dict "name" "X" "value" "y")) "script" "...")
+  "env" (list (dict "name" "X" "value" "y")) "script" "..." "ready" "...")
 */}}
 {{- define "dpps.dbBackup" -}}
 {{- $ctx := .ctx -}}
 {{- $v := .values -}}
 {{- $b := $v.backup -}}
 {{- $c := printf "%s-backup" .db -}}
-{{- $pvc := include "dpps.fullname" (dict "ctx" $ctx "component" $c) -}}
+{{- $name := include "dpps.fullname" (dict "ctx" $ctx "component" $c) -}}
+{{- $record := printf "%s-last-backup" $ctx.Release.Name -}}
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
-  name: {{ $pvc }}
+  name: {{ $name }}
   labels:
     {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
   annotations:
@@ -673,6 +685,47 @@ spec:
     requests:
       storage: {{ $b.persistence.size | quote }}
 ---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+automountServiceAccountToken: false
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+    resourceNames: [{{ $record }}]
+    verbs: [get, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ $name }}
+    namespace: {{ $ctx.Release.Namespace }}
+---
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -684,51 +737,387 @@ metadata:
 spec:
   backoffLimit: {{ $b.backoffLimit }}
   template:
+    {{- include "dpps.dbBackupPod" (merge (dict "kind" "upgrade") .) | nindent 4 }}
+{{- if $b.schedule.enabled }}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+spec:
+  schedule: {{ $b.schedule.cron | quote }}
+  {{- with $b.schedule.timeZone }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  startingDeadlineSeconds: {{ $b.schedule.startingDeadlineSeconds }}
+  concurrencyPolicy: Forbid
+  successfulJobsHistoryLimit: 3
+  failedJobsHistoryLimit: 3
+  jobTemplate:
     metadata:
       labels:
         {{- include "dpps.jobPodLabels" (dict "ctx" $ctx "component" $c) | nindent 8 }}
     spec:
-      restartPolicy: OnFailure
-      {{- include "dpps.podSpecCommon" (dict "ctx" $ctx "values" $v) | nindent 6 }}
-      initContainers:
-        {{- include "dpps.waitFor" (dict "ctx" $ctx "name" "wait-for-db" "host" (include "dpps.service" (dict "ctx" $ctx "name" .db)) "port" (include "dpps.port" (dict "ctx" $ctx "name" .db))) | nindent 8 }}
-      containers:
-        - name: backup
-          {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $v.image) | nindent 10 }}
-          command:
-            - /bin/sh
-            - -c
-            - |
-              set -eu
-              f="/backup/$DB_NAME-$(date -u +%Y%m%dT%H%M%SZ)-chart-$CHART_VERSION.$EXT"
-              {{- .script | nindent 14 }}
-              mv "$f.part" "$f"
-              echo "wrote $f ($(wc -c < "$f") bytes)"
-              ls -l /backup
-          env:
-            - name: DB_HOST
-              value: {{ include "dpps.service" (dict "ctx" $ctx "name" .db) | quote }}
-            - name: DB_PORT
-              value: {{ include "dpps.port" (dict "ctx" $ctx "name" .db) | quote }}
-            - name: CHART_VERSION
-              value: {{ $ctx.Chart.Version | quote }}
-            {{- with .env }}
-            {{- toYaml . | nindent 12 }}
-            {{- end }}
-            {{- include "dpps.credentialEnv" (dict "ctx" $ctx "env" .credentialEnv "name" .credential) | nindent 12 }}
-          volumeMounts:
-            - name: backup
-              mountPath: /backup
-            - name: tmp
-              mountPath: /tmp
-          {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 10 }}
-      volumes:
-        - name: backup
-          persistentVolumeClaim:
-            claimName: {{ $pvc }}
-        - name: tmp
-          emptyDir: {}
+      backoffLimit: {{ $b.backoffLimit }}
+      template:
+        {{- include "dpps.dbBackupPod" (merge (dict "kind" "scheduled") .) | nindent 8 }}
+{{- end }}
 {{- end -}}
+
+{{/*
+The pod template of a backup Job or CronJob (dpps.dbBackup); .kind is
+"upgrade" (the Job of a chart version) or "scheduled" (the CronJob).
+*/}}
+{{- define "dpps.dbBackupPod" -}}
+{{- $ctx := .ctx -}}
+{{- $v := .values -}}
+{{- $b := $v.backup -}}
+{{- $c := printf "%s-backup" .db -}}
+{{- $name := include "dpps.fullname" (dict "ctx" $ctx "component" $c) -}}
+metadata:
+  labels:
+    {{- include "dpps.jobPodLabels" (dict "ctx" $ctx "component" $c) | nindent 4 }}
+spec:
+  restartPolicy: OnFailure
+  serviceAccountName: {{ $name }}
+  {{- include "dpps.podSpecCommon" (dict "ctx" $ctx "values" $v) | nindent 2 }}
+  initContainers:
+    {{- include "dpps.waitFor" (dict "ctx" $ctx "name" "wait-for-db" "host" (include "dpps.service" (dict "ctx" $ctx "name" .db)) "port" (include "dpps.port" (dict "ctx" $ctx "name" .db))) | nindent 4 }}
+    - name: backup
+      {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $v.image) | nindent 6 }}
+      command:
+        - /bin/sh
+        - -c
+        - |
+          {{- include "dpps.backupScript" . | nindent 10 }}
+      env:
+        - name: DB_HOST
+          value: {{ include "dpps.service" (dict "ctx" $ctx "name" .db) | quote }}
+        - name: DB_PORT
+          value: {{ include "dpps.port" (dict "ctx" $ctx "name" .db) | quote }}
+        - name: CHART_VERSION
+          value: {{ $ctx.Chart.Version | quote }}
+        - name: BACKUP_KIND
+          value: {{ .kind | quote }}
+        - name: KEEP
+          value: {{ ternary $b.keep.scheduled $b.keep.upgrade (eq .kind "scheduled") | quote }}
+        {{- with .env }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+        {{- include "dpps.credentialEnv" (dict "ctx" $ctx "env" .credentialEnv "name" .credential) | nindent 8 }}
+      volumeMounts:
+        - name: backup
+          mountPath: /backup
+        - name: tmp
+          mountPath: /tmp
+      {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 6 }}
+    {{- $target := include "dpps.external" (dict "ctx" $ctx "name" "backup-target") | fromJson }}
+    {{- if $target }}
+    - name: copy
+      {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $b.copyImage) | nindent 6 }}
+      command:
+        - /bin/sh
+        - -c
+        - |
+          {{- include "dpps.backupCopyScript" . | nindent 10 }}
+      env:
+        - name: TARGET
+          value: {{ printf "%s/%s-%s" (trimSuffix "/" $target.url) $ctx.Release.Name .db | quote }}
+        - name: X509_USER_CERT
+          value: /tmp/x509.crt
+        - name: X509_USER_KEY
+          value: /tmp/x509.key
+        - name: HOME
+          value: /tmp
+      volumeMounts:
+        - name: backup
+          mountPath: /backup
+          readOnly: true
+        - name: tmp
+          mountPath: /tmp
+        - name: backup-target-cert
+          mountPath: /grid
+          readOnly: true
+      {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 6 }}
+    {{- end }}
+  containers:
+    - name: record
+      {{- include "dpps.containerImage" (dict "ctx" $ctx "image" $b.kubectlImage) | nindent 6 }}
+      command:
+        - /bin/sh
+        - -c
+        - |
+          {{- include "dpps.backupRecordScript" . | nindent 10 }}
+      env:
+        - name: DB
+          value: {{ .db | quote }}
+        - name: RECORD
+          value: {{ printf "%s-last-backup" $ctx.Release.Name | quote }}
+        - name: CHART
+          value: {{ printf "%s-%s" $ctx.Chart.Name $ctx.Chart.Version | quote }}
+        - name: JOB
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.labels['batch.kubernetes.io/job-name']
+        - name: HOME
+          value: /tmp
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+        {{- include "dpps.apiTokenMount" . | nindent 8 }}
+      {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" $v.securityContext) | nindent 6 }}
+  volumes:
+    - name: backup
+      persistentVolumeClaim:
+        claimName: {{ $name }}
+    - name: tmp
+      emptyDir: {}
+    {{- with $target }}
+    - name: backup-target-cert
+      secret:
+        secretName: {{ .secretName }}
+        defaultMode: 0440
+        items:
+          - {key: tls.crt, path: tls.crt}
+          - {key: tls.key, path: tls.key}
+    {{- end }}
+    {{- include "dpps.apiTokenVolume" . | nindent 4 }}
+{{- end -}}
+
+{{/*
+The copy container's script (global.externals.backup-target set): copy the
+dump the backup container wrote (/tmp/backup-record) to $TARGET/<file> with
+xrdcp (the grid certificate from /grid, its key copied to mode 0400 as
+XRootD's gsi wants), at most 3 tries, and leave the destination for the
+record container in /tmp/backup-copy. A failure fails the Job: the dump
+stays in the PVC and the Job is retried (backup.backoffLimit).
+*/}}
+{{- define "dpps.backupCopyScript" -}}
+set -eu
+read -r time bytes file < /tmp/backup-record
+umask 077
+cp /grid/tls.crt "$X509_USER_CERT"
+cp /grid/tls.key "$X509_USER_KEY"
+chmod 0400 "$X509_USER_KEY"
+dest="$TARGET/$file"
+tries=0
+until xrdcp --nopbar --force --posc --path "/backup/$file" "$dest"; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 3 ]; then
+    echo "copy: xrdcp of /backup/$file to $dest failed 3 times: the dump is in the PVC only; check global.externals.backup-target (url, secretName, cidrs)" >&2
+    exit 1
+  fi
+  echo "copy: xrdcp failed, trying again in 10 s"
+  sleep 10
+done
+echo "copied /backup/$file to $dest"
+printf '%s\n' "$dest" > /tmp/backup-copy
+{{- end -}}
+
+{{/*
+The backup container's script: wait (bounded) until the database accepts
+the backup's login (.ready), dump (.script writes "$f.part"), rename, then
+delete the oldest dumps of the same kind beyond $KEEP (at most 100 a run),
+and leave the file's name for the record container in /tmp/backup-record.
+Dumps are /backup/<DB_NAME>-<UTC time>-chart-<version>.<EXT> (the Job of a
+chart version) and /backup/<DB_NAME>-<UTC time>-scheduled-chart-<version>.<EXT>
+(the CronJob). Environment: DB_HOST, DB_PORT, DB_NAME, EXT, CHART_VERSION,
+BACKUP_KIND (upgrade or scheduled), KEEP, and what .script needs.
+*/}}
+{{- define "dpps.backupScript" -}}
+set -eu
+tries=0
+until err=$({{ .ready }} 2>&1 >/dev/null); do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 60 ]; then
+    printf '%s\n' "$err" >&2
+    echo "backup: $DB_HOST:$DB_PORT did not accept the backup's login in 60 tries (5 minutes): no dump taken" >&2
+    exit 1
+  fi
+  echo "backup: waiting for $DB_HOST:$DB_PORT to accept the backup's login"
+  sleep 5
+done
+case "$BACKUP_KIND" in
+  scheduled) kind=-scheduled ;;
+  *) kind= ;;
+esac
+f="/backup/$DB_NAME-$(date -u +%Y%m%dT%H%M%SZ)$kind-chart-$CHART_VERSION.$EXT"
+{{ .script }}
+mv "$f.part" "$f"
+echo "wrote $f ($(wc -c < "$f") bytes)"
+# Retention: the dumps of this kind, oldest first (the names sort by time).
+set -- /backup/"$DB_NAME"-????????T??????Z$kind-chart-*."$EXT"
+if [ -e "$1" ] && [ "$#" -gt "$KEEP" ]; then
+  n=$(($# - KEEP))
+  [ "$n" -le 100 ] || n=100
+  while [ "$n" -gt 0 ]; do
+    rm -f -- "$1"
+    echo "retention: deleted $1 (keeping the newest $KEEP ${BACKUP_KIND} dumps)"
+    shift
+    n=$((n - 1))
+  done
+fi
+ls -l /backup
+printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(wc -c < "$f" | tr -d ' ')" "${f#/backup/}" > /tmp/backup-record
+{{- end -}}
+
+{{/*
+The record container's script: patch the dump the backup container wrote
+(/tmp/backup-record: time, bytes, file) into the ConfigMap $RECORD under the
+key $DB, one line of JSON: {"time","file","bytes","chart","kind","job"},
+and "copy" (where the copy container put the dump) when there is one.
+*/}}
+{{- define "dpps.backupRecordScript" -}}
+set -eu
+read -r time bytes file < /tmp/backup-record
+copy=
+if [ -s /tmp/backup-copy ]; then
+  copy=$(printf ',"copy":"%s"' "$(cat /tmp/backup-copy)")
+fi
+entry=$(printf '{"time":"%s","file":"%s","bytes":%s,"chart":"%s","kind":"%s","job":"%s"%s}' "$time" "$file" "$bytes" "$CHART" "{{ .kind }}" "$JOB" "$copy")
+kubectl patch configmap "$RECORD" --type=merge \
+  -p "$(printf '{"data":{"%s":"%s"}}' "$DB" "$(printf '%s' "$entry" | sed 's/"/\\"/g')")" >/dev/null
+echo "recorded in ConfigMap $RECORD, key $DB: $entry"
+{{- end -}}
+
+{{/*
+The service account token of a pod with automountServiceAccountToken false,
+mounted where kubectl's in-cluster config reads it, for the one container
+that talks to the Kubernetes API (dpps.apiTokenMount in that container,
+dpps.apiTokenVolume in the pod's volumes).
+*/}}
+{{- define "dpps.apiTokenMount" -}}
+- name: api-token
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end -}}
+
+{{- define "dpps.apiTokenVolume" -}}
+- name: api-token
+  projected:
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3600
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                fieldPath: metadata.namespace
+{{- end -}}
+
+{{/*
+Init container of a migration Job: with the database's backup on, wait
+(at most backup.migrationWaitSeconds) until this chart version's backup
+Job of the database (dpps.dbBackup) has completed; fail at once when it
+failed. Nothing when the backup is off. The pod needs serviceAccountName
+dpps.waitForBackupRBAC's ServiceAccount and the volume
+dpps.apiTokenVolume.
+include "dpps.waitForBackup" (dict "ctx" $ "db" "rucio-db" "values" $dbValues)
+*/}}
+{{- define "dpps.waitForBackup" -}}
+{{- $b := .values.backup -}}
+- name: wait-for-backup
+  {{- include "dpps.containerImage" (dict "ctx" .ctx "image" $b.kubectlImage) | nindent 2 }}
+  command:
+    - /bin/sh
+    - -c
+    - |
+      {{- include "dpps.waitForBackupScript" . | nindent 6 }}
+  env:
+    - name: BACKUP_JOB
+      value: {{ include "dpps.versionedJobName" (dict "ctx" .ctx "component" (printf "%s-backup" .db)) | quote }}
+    - name: WAIT_SECONDS
+      value: {{ $b.migrationWaitSeconds | quote }}
+    - name: HOME
+      value: /tmp
+  volumeMounts:
+    - name: api-token
+      mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+      readOnly: true
+    - name: wait-tmp
+      mountPath: /tmp
+  {{- include "dpps.containerCommon" (dict "resources" $b.resources "securityContext" .ctx.Values.waitFor.securityContext) | nindent 2 }}
+{{- end -}}
+
+{{- define "dpps.waitForBackupScript" -}}
+set -u
+start=$(date +%s)
+while :; do
+  state=$(kubectl get job "$BACKUP_JOB" -o 'jsonpath={range .status.conditions[?(@.status=="True")]}{.type} {end}' 2>&1) || state="unreadable: $state"
+  case " $state " in
+    *" Complete "*) echo "backup Job $BACKUP_JOB completed: migrating"; exit 0 ;;
+    *" Failed "*)
+      echo "backup Job $BACKUP_JOB failed: no migration without a backup taken first. See kubectl logs job/$BACKUP_JOB -c backup; fix, delete the Job and this one, and upgrade again" >&2
+      exit 1 ;;
+  esac
+  if [ $(( $(date +%s) - start )) -ge "$WAIT_SECONDS" ]; then
+    echo "backup Job $BACKUP_JOB has not completed after $WAIT_SECONDS s (last seen: ${state:-running}): no migration without a backup taken first. See kubectl describe job $BACKUP_JOB" >&2
+    exit 1
+  fi
+  echo "waiting for backup Job $BACKUP_JOB (${state:-running})"
+  sleep 10
+done
+{{- end -}}
+
+{{/*
+The ServiceAccount, Role and RoleBinding .name of a migration Job that
+waits for a backup (dpps.waitForBackup): the Role may only get the backup
+Job of this chart version.
+*/}}
+{{- define "dpps.waitForBackupRBAC" -}}
+{{- $ctx := .ctx -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+automountServiceAccountToken: false
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+rules:
+  - apiGroups: [batch]
+    resources: [jobs]
+    resourceNames: [{{ include "dpps.versionedJobName" (dict "ctx" $ctx "component" (printf "%s-backup" .db)) }}]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "dpps.labels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
+  annotations:
+    {{- include "dpps.sourceAnnotation" $ctx | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ .name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ .name }}
+    namespace: {{ $ctx.Release.Namespace }}
+{{- end -}}
+
 
 {{/*
 "true" when a component of the catalog is deployed: its subchart is enabled
