@@ -120,6 +120,9 @@ type Observability struct {
 	Metrics string `json:"metrics,omitempty"`
 	// Prometheus is where the site's Prometheus runs, nil when unset.
 	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// Alerts switches the PrometheusRule on or off; nil: on exactly when
+	// Metrics is podmonitor.
+	Alerts *bool `json:"alerts,omitempty"`
 }
 
 // Prometheus selects the site's Prometheus pods: the only peer admitted to
@@ -127,6 +130,10 @@ type Observability struct {
 type Prometheus struct {
 	Namespace string            `json:"namespace"`
 	PodLabels map[string]string `json:"podLabels"`
+	// RuleLabels are the labels its Prometheus selects PrometheusRules on.
+	RuleLabels map[string]string `json:"ruleLabels,omitempty"`
+	// MonitorLabels are the labels it selects PodMonitors on.
+	MonitorLabels map[string]string `json:"monitorLabels,omitempty"`
 }
 
 // Secrets says who creates the credential Secrets.
