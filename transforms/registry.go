@@ -13,6 +13,7 @@ import (
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/guards"
 	"github.com/ctao/dpps-deploy/transforms/imagelock"
+	"github.com/ctao/dpps-deploy/transforms/monitoring"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
@@ -42,6 +43,9 @@ type Config struct {
 	Netpol netpol.Config `json:"netpol,omitempty"`
 	// Externals configures the externals transform.
 	Externals externals.Config `json:"externals,omitempty"`
+	// Monitoring configures the monitoring transform (its scrape mode is
+	// externals.metrics).
+	Monitoring monitoring.Config `json:"monitoring,omitempty"`
 }
 
 // Registration describes one transform.
@@ -78,6 +82,11 @@ var registry = []Registration{
 		Name:    "externals",
 		Summary: "annotates users of external interfaces (direction, endpoint, protocol, port, auth); log labels and metrics scraping",
 		New:     func(c *Config) kio.Filter { return externals.New(c.Externals, c.Catalog) },
+	},
+	{
+		Name:    "monitoring",
+		Summary: "appends PodMonitors (metrics podmonitor), the PrometheusRule <release>-dpps-alerts and the ConfigMap <release>-dpps-observability, from the catalog",
+		New:     func(c *Config) kio.Filter { return monitoring.New(c.Monitoring, c.Externals.Metrics, c.Catalog) },
 	},
 	// guards stays last: it checks what every other transform produced.
 	{
