@@ -71,7 +71,7 @@ FUZZ_TARGETS := \
 	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
 	./transforms/pipeline:FuzzFastParse ./transforms/pipeline:FuzzReadersAgree \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
-	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzImagelock \
+	./transforms:FuzzExternals ./transforms:FuzzMonitoring ./transforms:FuzzGuards ./transforms:FuzzImagelock \
 	./transforms:FuzzAllTransforms \
 	./schema:FuzzLintPositions
 fuzz:

@@ -74,7 +74,7 @@ type Config struct {
 	// Runbooks is the URL of the runbook page the alerts' runbook_url
 	// point into (an anchor per alert is appended). Default: this
 	// project's docs/observability.md.
-	Runbooks string `json:"runbooks,omitempty" jsonschema:"format=uri"`
+	Runbooks string `json:"runbooks,omitempty" jsonschema:"pattern=^https?://"`
 }
 
 // Filter is the monitoring transform.
