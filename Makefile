@@ -8,6 +8,9 @@ HELM3_VERSION := v3.22.0
 HELM4_VERSION := v4.3.1
 HELM3         := $(BIN)/helm-$(HELM3_VERSION)
 HELM4         := $(BIN)/helm-$(HELM4_VERSION)
+# promtool checks and unit-tests the alerting rules dpps-render generates.
+PROMETHEUS_VERSION := v0.316.0
+PROMTOOL      := $(BIN)/promtool-$(PROMETHEUS_VERSION)
 EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
@@ -34,7 +37,13 @@ $(HELM4):
 	mv $(BIN)/.helm4/helm $@ && rmdir $(BIN)/.helm4
 	ln -sf $(notdir $@) $(BIN)/helm4
 
-tools: $(HELM3) $(HELM4)
+# promtool from the Prometheus module (its go.mod has no replace directive,
+# so go install builds it as released).
+$(PROMTOOL):
+	GOBIN=$(BIN)/.promtool $(GO) install -ldflags "-s -w" github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+	mv $(BIN)/.promtool/promtool $@ && rmdir $(BIN)/.promtool
+
+tools: $(HELM3) $(HELM4) $(PROMTOOL)
 
 # Render the chart with an example's values through dpps-render, as a user
 # would with Helm 4 (the primary path: it post-renders hooks too), and show
@@ -84,7 +93,7 @@ check: build cue-vet lint-values
 	$(BIN)/dpps-schemagen generate --check
 
 unit: build tools
-	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
+	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_PROMTOOL=$(PROMTOOL) DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
 
 # Real-cluster acceptance (docs/e2e.md): a one-node cluster (etcd and
 # containerd from Debian; kube-apiserver, controller-manager, scheduler,

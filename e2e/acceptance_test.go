@@ -374,13 +374,24 @@ func TestServerRejectionSurfaces(t *testing.T) {
 	}
 }
 
-// installCRDFixtures creates the minimal CRDs in testdata/crds and waits
-// until they are served.
+// installCRDFixtures creates the minimal CRDs in testdata/crds, and the
+// Prometheus Operator's real CRDs that scripts/prometheus-operator-crds.sh
+// put in $DPPS_PROM_CRDS (PodMonitor, ServiceMonitor, PrometheusRule:
+// every example renders some), and waits until they are served.
 func installCRDFixtures() error {
 	files, err := filepath.Glob("testdata/crds/*.yaml")
 	if err != nil {
 		return err
 	}
+	dir := os.Getenv("DPPS_PROM_CRDS")
+	if dir == "" {
+		return fmt.Errorf("DPPS_PROM_CRDS is not set: scripts/e2e.sh sets it to the Prometheus Operator's CRDs (scripts/prometheus-operator-crds.sh)")
+	}
+	prom, err := filepath.Glob(filepath.Join(dir, "monitoring.coreos.com_*.yaml"))
+	if err != nil || len(prom) == 0 {
+		return fmt.Errorf("DPPS_PROM_CRDS=%s holds no monitoring.coreos.com CRD (%v)", dir, err)
+	}
+	files = append(files, prom...)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {

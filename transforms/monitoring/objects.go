@@ -61,8 +61,7 @@ func (p *Plan) podMonitor(t Target) *monitoringv1.PodMonitor {
 		},
 	}
 	if t.Metrics.Scheme == "https" {
-		s := monitoringv1.SchemeHTTPS
-		ep.Scheme = &s
+		ep.Scheme = "https"
 	}
 	return &monitoringv1.PodMonitor{
 		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PodMonitorsKind},
@@ -107,6 +106,16 @@ func toRNode(obj any) (*yaml.RNode, error) {
 	}
 	_ = n.PipeE(yaml.Lookup("metadata"), yaml.Clear("creationTimestamp"))
 	_ = n.PipeE(yaml.Clear("status"))
+	// The operator's types serialise an unset bearerTokenSecret (a
+	// struct, not a pointer) as {key: ""}: leave it out.
+	if eps, err := n.Pipe(yaml.Lookup("spec", "podMetricsEndpoints")); err == nil && eps != nil {
+		_ = eps.VisitElements(func(ep *yaml.RNode) error {
+			if s, err := ep.Pipe(yaml.Lookup("bearerTokenSecret", "name")); err == nil && s == nil {
+				_ = ep.PipeE(yaml.Clear("bearerTokenSecret"))
+			}
+			return nil
+		})
+	}
 	if md, err := n.Pipe(yaml.Lookup("metadata")); err == nil && md != nil {
 		// Fixed field order: name, namespace, labels, annotations.
 		md.YNode().Content = orderFields(md.YNode().Content, []string{"name", "namespace", "labels", "annotations"})
