@@ -352,3 +352,59 @@ func subset(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// TestAlertRulesFireAndResolve runs promtool's rule unit tests
+// (testdata/alerts/ci.test.yaml, hand-written series and expected alerts)
+// on the rules dpps-render generates for examples/ci with the Rucio
+// database's exporter on; every alert the rules hold has a test there.
+func TestAlertRulesFireAndResolve(t *testing.T) {
+	promtool := testutil.Tool(t, "DPPS_PROMTOOL")
+	objs := renderValues(t, []string{"ci/values.yaml"}, "--set", "bdms.rucio-db.metrics.enabled=true")
+	var spec any
+	var alerts []string
+	for _, o := range objs {
+		if o.kind == "PrometheusRule" {
+			spec = dig(o.m, "spec")
+			for _, g := range list(dig(o.m, "spec", "groups")) {
+				for _, r := range list(dig(g, "rules")) {
+					if a := str(dig(r, "alert")); a != "" {
+						alerts = append(alerts, a)
+					}
+				}
+			}
+		}
+	}
+	if spec == nil {
+		t.Fatal("examples/ci renders no PrometheusRule")
+	}
+	tests, err := os.ReadFile("testdata/alerts/ci.test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tested := map[string]bool{}
+	for _, m := range regexp.MustCompile(`alertname: (\w+)`).FindAllStringSubmatch(string(tests), -1) {
+		tested[m[1]] = true
+	}
+	for _, a := range slices.Compact(slices.Sorted(slices.Values(alerts))) {
+		if !tested[a] {
+			t.Errorf("alert %s has no test in testdata/alerts/ci.test.yaml", a)
+		}
+	}
+	dir := t.TempDir()
+	rules, err := sigsyaml.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"rules.yaml": rules, "ci.test.yaml": tests} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(promtool, "test", "rules", "ci.test.yaml")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool test rules testdata/alerts/ci.test.yaml: %v\n%s", err, out)
+	} else {
+		t.Logf("promtool test rules:\n%s", out)
+	}
+}

@@ -167,7 +167,9 @@ func (p *Plan) availability(comp, slo string, s catalog.SLO, rb func(string) str
 	}
 	labels := map[string]string{LabelComponent: comp, LabelSubchart: c.Subchart, LabelRelease: p.Release, LabelSLO: slo}
 	sel := p.dppsSelector(comp) + `,` + LabelSLO + `="` + slo + `"`
-	rules := []monitoringv1.Rule{{Record: sliError, Expr: intstr.FromString("max(" + avail + ") == bool 0"), Labels: labels}}
+	// max by (namespace): the recorded series keeps the namespace the
+	// selectors below name.
+	rules := []monitoringv1.Rule{{Record: sliError, Expr: intstr.FromString("max by (namespace) (" + avail + ") == bool 0"), Labels: labels}}
 	for _, w := range sliWindows {
 		rules = append(rules, monitoringv1.Rule{Record: sliWindow + w, Expr: intstr.FromString("avg_over_time(" + sliError + "{" + sel + "}[" + w + "])"), Labels: labels})
 	}
