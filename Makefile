@@ -64,6 +64,8 @@ demo: build $(HELM4)
 	@cat out/report.txt
 	@echo "Objects by kind:"
 	@grep -E '^kind: ' out/$(EXAMPLE).yaml | sort | uniq -c | sort -rn
+	@echo "Monitors and alerts generated for the site's Prometheus (docs/observability.md):"
+	@awk '/^kind: (PodMonitor|PrometheusRule)$$/{k=$$2} k!="" && /^  name: /{print "  " k " " $$2; k=""}' out/$(EXAMPLE).yaml
 
 # Every test. CI runs exactly this.
 test: check unit fuzz e2e
