@@ -308,18 +308,26 @@ func TestServerDryRunEveryExample(t *testing.T) {
 			t.Run(h.name+"/"+example, func(t *testing.T) {
 				objs, hooks := render(t, h, example, ns)
 				all := append(objs, hooks...)
-				var failed int
+				var failed, monitoring int
 				for _, o := range all {
+					if o.GetObjectKind().GroupVersionKind().Group == "monitoring.coreos.com" {
+						monitoring++
+					}
 					if err := dryRunApply(o, ns); err != nil {
 						failed++
 						t.Errorf("%s: %v", key(o), err)
 					}
 				}
+				// ci, staging and prod-site scrape through PodMonitors and
+				// get the PrometheusRule: the operator's CRDs must accept them.
+				if (example == "ci" || example == "staging" || example == "prod-site") && monitoring == 0 {
+					t.Errorf("examples/%s rendered no monitoring.coreos.com object (PodMonitor, PrometheusRule)", example)
+				}
 				// Nothing was stored.
 				if _, err := get(objs[0], ns); !apierrors.IsNotFound(err) {
 					t.Errorf("%s exists after a dry run: %v", key(objs[0]), err)
 				}
-				t.Logf("%s template | apply --dry-run=server: %d objects, %d server-side errors", h.name, len(all), failed)
+				t.Logf("%s template | apply --dry-run=server: %d objects (%d monitoring.coreos.com), %d server-side errors", h.name, len(all), monitoring, failed)
 			})
 		}
 	}
