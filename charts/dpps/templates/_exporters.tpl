@@ -3,7 +3,9 @@ dpps.dbExporter: the Prometheus exporter sidecar of a database pod, when
 <subchart>.<db>.metrics.enabled. It serves the metrics endpoint the
 component declares (interfaces/components.cue, metrics.port), logs in as
 the application user over loopback with the password by Secret reference,
-and runs with the database container's securityContext.
+and runs with the database container's securityContext. Its probes ask
+the metrics path (the exporter answers it, with pg_up/mysql_up 0, while
+the database is down).
   include "dpps.dbExporter" (dict "ctx" $ "component" "rucio-db"
     "kind" "postgres" "values" $v "user" "rucio" "database" "rucio"
     "credential" "rucio-db-password")
@@ -39,6 +41,14 @@ kind: postgres (postgres_exporter) or mysql (mysqld_exporter).
     {{- else }}
     {{- include "dpps.credentialEnv" (dict "ctx" $ctx "env" "MYSQLD_EXPORTER_PASSWORD" "name" .credential) | nindent 4 }}
     {{- end }}
+  livenessProbe:
+    httpGet:
+      path: {{ $metrics.path }}
+      port: metrics
+    initialDelaySeconds: 10
+    periodSeconds: 30
+    timeoutSeconds: 5
+    failureThreshold: 3
   readinessProbe:
     httpGet:
       path: {{ $metrics.path }}
