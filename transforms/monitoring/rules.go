@@ -237,8 +237,16 @@ func (p *Plan) certificates(rb func(string) string) []monitoringv1.Rule {
 	}
 }
 
-// alert builds one alerting rule.
+// alert builds one alerting rule. Prometheus expands the annotations with
+// the labels of the expression's series only, not the rule's: the
+// {{ $labels.dpps_* }} the rule sets itself are written in here.
 func alert(name, expr, forDur string, labels map[string]string, summary, description, runbook string) monitoringv1.Rule {
+	for _, l := range []string{LabelComponent, LabelSubchart, LabelRelease} {
+		if v, ok := labels[l]; ok {
+			summary = strings.ReplaceAll(summary, "{{ $labels."+l+" }}", v)
+			description = strings.ReplaceAll(description, "{{ $labels."+l+" }}", v)
+		}
+	}
 	r := monitoringv1.Rule{
 		Alert:  name,
 		Expr:   intstr.FromString(expr),
