@@ -10,6 +10,7 @@ HELM3         := $(BIN)/helm-$(HELM3_VERSION)
 HELM4         := $(BIN)/helm-$(HELM4_VERSION)
 PROMETHEUS_VERSION := v0.316.0
 PROMETHEUS    := $(BIN)/prometheus-$(PROMETHEUS_VERSION)
+PROMTOOL      := $(BIN)/promtool-$(PROMETHEUS_VERSION)
 EXAMPLE       ?= ci
 
 export GOFLAGS := -buildvcs=false
@@ -36,15 +37,22 @@ $(HELM4):
 	mv $(BIN)/.helm4/helm $@ && rmdir $(BIN)/.helm4
 	ln -sf $(notdir $@) $(BIN)/helm4
 
-# Prometheus (module v0.316.0 is Prometheus 3.16.0), for the test of the
-# observability helm test's script against a real server
+# Prometheus and promtool (module v0.316.0 is Prometheus 3.16.0; its
+# go.mod has no replace directive, so go install builds them as released),
+# in one go install so that their shared packages compile once. promtool
+# checks and unit-tests the alerting rules dpps-render generates; the server
+# runs the observability helm test's script against a real Prometheus
 # (charts/dpps/templates/tests/observability.yaml). Only static scrape
 # targets are needed: remove_all_sd leaves out every service discovery (and
 # its cloud SDKs), and without builtinassets the web UI is absent; the HTTP
-# API is all the test uses.
-$(PROMETHEUS):
-	GOBIN=$(BIN)/.prometheus $(GO) install -tags remove_all_sd -ldflags "-s -w" github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
-	mv $(BIN)/.prometheus/prometheus $@ && rmdir $(BIN)/.prometheus
+# API and the rule commands are all the tests use.
+$(PROMETHEUS) $(PROMTOOL) &:
+	GOBIN=$(BIN)/.prometheus $(GO) install -tags remove_all_sd -ldflags "-s -w" \
+		github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION) \
+		github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+	mv $(BIN)/.prometheus/prometheus $(PROMETHEUS)
+	mv $(BIN)/.prometheus/promtool $(PROMTOOL)
+	rmdir $(BIN)/.prometheus
 
 tools: $(HELM3) $(HELM4)
 
@@ -67,6 +75,8 @@ demo: build $(HELM4)
 	@cat out/report.txt
 	@echo "Objects by kind:"
 	@grep -E '^kind: ' out/$(EXAMPLE).yaml | sort | uniq -c | sort -rn
+	@echo "Monitors and alerts generated for the site's Prometheus (docs/observability.md):"
+	@awk '/^kind: (PodMonitor|PrometheusRule)$$/{k=$$2} k!="" && /^  name: /{print "  " k " " $$2; k=""}' out/$(EXAMPLE).yaml
 
 # Every test. CI runs exactly this.
 test: check unit fuzz e2e
@@ -83,7 +93,7 @@ FUZZ_TARGETS := \
 	./transforms/pipeline:FuzzReadWrite ./transforms/pipeline:FuzzFastEncode \
 	./transforms/pipeline:FuzzFastParse ./transforms/pipeline:FuzzReadersAgree \
 	./transforms:FuzzProvenance ./transforms:FuzzSecretrefs ./transforms:FuzzNetpol \
-	./transforms:FuzzExternals ./transforms:FuzzGuards ./transforms:FuzzImagelock \
+	./transforms:FuzzExternals ./transforms:FuzzMonitoring ./transforms:FuzzGuards ./transforms:FuzzImagelock \
 	./transforms:FuzzAllTransforms \
 	./transforms:FuzzOtel ./transforms:FuzzDashboards ./transforms:FuzzObservability \
 	./schema:FuzzLintPositions
@@ -98,9 +108,9 @@ check: build cue-vet lint-values
 
 # The observability Helm test's script runs under /bin/sh with wget and
 # under busybox (examples/observability_test.go): both from Debian.
-unit: build tools $(PROMETHEUS)
+unit: build tools $(PROMETHEUS) $(PROMTOOL)
 	scripts/debian-install.sh wget:wget /bin/busybox:busybox-static
-	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_PROMETHEUS=$(PROMETHEUS) DPPS_BUSYBOX=/bin/busybox DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
+	DPPS_HELM3=$(HELM3) DPPS_HELM4=$(HELM4) DPPS_PROMETHEUS=$(PROMETHEUS) DPPS_PROMTOOL=$(PROMTOOL) DPPS_BUSYBOX=/bin/busybox DPPS_BIN=$(BIN) $(GO) test -race -count=1 ./...
 
 # Debian's PostgreSQL server for examples/replication_test.go (two servers
 # on loopback replicate with the settings the chart renders), installed when

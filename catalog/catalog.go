@@ -181,6 +181,10 @@ type Component struct {
 	Metrics *Metrics `json:"metrics,omitempty"`
 	// How the component exports OpenTelemetry traces, when it does.
 	Traces *Traces `json:"traces,omitempty"`
+	// How the component writes its logs, when declared.
+	Logs *Logs `json:"logs,omitempty"`
+	// Service-level objectives, by name.
+	SLOs map[string]SLO `json:"slos,omitempty"`
 
 	// Network needs beyond interfaces (NetworkPolicies).
 
@@ -206,6 +210,40 @@ type Metrics struct {
 	Port int `json:"port" jsonschema:"minimum=1,maximum=65535"`
 	// HTTP path of the metrics.
 	Path string `json:"path" jsonschema:"pattern=^/"`
+	// URL scheme: http (the default when empty) or https.
+	Scheme string `json:"scheme,omitempty" jsonschema:"enum=http,enum=https"`
+	// The exporter sidecar that serves the metrics, when the component's
+	// own process does not; it may be switched off, and the port is then
+	// absent from the pod.
+	Exporter string `json:"exporter,omitempty" jsonschema:"enum=postgres_exporter,enum=mysqld_exporter"`
+}
+
+// Logs is how a component writes its logs.
+type Logs struct {
+	// json, logfmt, apache or text.
+	Format string `json:"format" jsonschema:"enum=json,enum=logfmt,enum=apache,enum=text"`
+}
+
+// The SLIs an SLO measures.
+const (
+	SLIAvailability = "availability"
+	SLIJobSuccess   = "job-success"
+)
+
+// SLO is a service-level objective of a component.
+type SLO struct {
+	// What the objective is about.
+	Description string `json:"description,omitempty"`
+	// availability (at least one available replica) or job-success (every
+	// run of the Job succeeds).
+	SLI string `json:"sli" jsonschema:"enum=availability,enum=job-success"`
+	// Target, in percent of the window.
+	Objective float64 `json:"objective" jsonschema:"minimum=0.1,maximum=100"`
+	// The window the objective holds over: 30d, 28d or 7d.
+	Window string `json:"window,omitempty" jsonschema:"enum=30d,enum=28d,enum=7d"`
+	// job-success only: the longest time without a successful run before
+	// an alert (a Prometheus duration: 26h).
+	MaxAge string `json:"maxAge,omitempty" jsonschema:"pattern=^[1-9][0-9]*[mhd]$"`
 }
 
 // Traces is how a component exports OpenTelemetry traces: an OTLP exporter

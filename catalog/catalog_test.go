@@ -141,8 +141,11 @@ func TestForSubchart(t *testing.T) {
 	if m, ok := bdms.Metrics["judge-evaluator"]; !ok || m.Port == 0 {
 		t.Errorf("bdms: metrics of judge-evaluator = %+v", m)
 	}
-	if len(c.ForSubchart("wms").Metrics) != 0 {
-		t.Error("wms: no component declares metrics")
+	if m := c.ForSubchart("wms").Metrics; len(m) != 1 || m["dirac-db"].Exporter != "mysqld_exporter" {
+		t.Errorf("wms: only dirac-db declares metrics, through mysqld_exporter; got %+v", m)
+	}
+	if len(c.ForSubchart("iam").Metrics) != 0 {
+		t.Error("iam: no component declares metrics")
 	}
 }
 

@@ -308,18 +308,26 @@ func TestServerDryRunEveryExample(t *testing.T) {
 			t.Run(h.name+"/"+example, func(t *testing.T) {
 				objs, hooks := render(t, h, example, ns)
 				all := append(objs, hooks...)
-				var failed int
+				var failed, monitoring int
 				for _, o := range all {
+					if o.GetObjectKind().GroupVersionKind().Group == "monitoring.coreos.com" {
+						monitoring++
+					}
 					if err := dryRunApply(o, ns); err != nil {
 						failed++
 						t.Errorf("%s: %v", key(o), err)
 					}
 				}
+				// ci, staging and prod-site scrape through PodMonitors and
+				// get the PrometheusRule: the operator's CRDs must accept them.
+				if (example == "ci" || example == "staging" || example == "prod-site") && monitoring == 0 {
+					t.Errorf("examples/%s rendered no monitoring.coreos.com object (PodMonitor, PrometheusRule)", example)
+				}
 				// Nothing was stored.
 				if _, err := get(objs[0], ns); !apierrors.IsNotFound(err) {
 					t.Errorf("%s exists after a dry run: %v", key(objs[0]), err)
 				}
-				t.Logf("%s template | apply --dry-run=server: %d objects, %d server-side errors", h.name, len(all), failed)
+				t.Logf("%s template | apply --dry-run=server: %d objects (%d monitoring.coreos.com), %d server-side errors", h.name, len(all), monitoring, failed)
 			})
 		}
 	}
@@ -374,13 +382,24 @@ func TestServerRejectionSurfaces(t *testing.T) {
 	}
 }
 
-// installCRDFixtures creates the minimal CRDs in testdata/crds and waits
-// until they are served.
+// installCRDFixtures creates the minimal CRDs in testdata/crds, and the
+// Prometheus Operator's real CRDs that scripts/prometheus-operator-crds.sh
+// put in $DPPS_PROM_CRDS (PodMonitor, ServiceMonitor, PrometheusRule:
+// every example renders some), and waits until they are served.
 func installCRDFixtures() error {
 	files, err := filepath.Glob("testdata/crds/*.yaml")
 	if err != nil {
 		return err
 	}
+	dir := os.Getenv("DPPS_PROM_CRDS")
+	if dir == "" {
+		return fmt.Errorf("DPPS_PROM_CRDS is not set: scripts/e2e.sh sets it to the Prometheus Operator's CRDs (scripts/prometheus-operator-crds.sh)")
+	}
+	prom, err := filepath.Glob(filepath.Join(dir, "monitoring.coreos.com_*.yaml"))
+	if err != nil || len(prom) == 0 {
+		return fmt.Errorf("DPPS_PROM_CRDS=%s holds no monitoring.coreos.com CRD (%v)", dir, err)
+	}
+	files = append(files, prom...)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {

@@ -89,4 +89,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cd "$root/e2e"
+# The Prometheus Operator's CRDs, at the version of the types dpps-render
+# builds its monitors and rules with: every example renders them.
+DPPS_PROM_CRDS=$(GO="$GO" "$root/scripts/prometheus-operator-crds.sh" "$DPPS_E2E_TMP/prometheus-operator-crds" | tail -n1)
+export DPPS_PROM_CRDS
 "$GO" test -count=1 -timeout=${E2E_TIMEOUT:-45m} ${E2E_RUN:+-run "$E2E_RUN"} ${E2E_VERBOSE:+-v} ./...

@@ -279,6 +279,10 @@ func FuzzNetpol(f *testing.F)     { fuzzTransforms(f, "netpol") }
 func FuzzExternals(f *testing.F)  { fuzzTransforms(f, "externals") }
 func FuzzGuards(f *testing.F)     { fuzzTransforms(f, "guards") }
 
+// FuzzMonitoring runs externals, whose metrics mode monitoring shares, and
+// monitoring.
+func FuzzMonitoring(f *testing.F) { fuzzTransforms(f, "externals", "monitoring") }
+
 // FuzzImagelock runs imagelock and provenance with a lock of every image
 // the input names (their own digest when they carry one): besides the
 // invariants above, every container image comes out pinned.
@@ -288,7 +292,7 @@ func FuzzAllTransforms(f *testing.F) { fuzzTransforms(f, transforms.Names()...) 
 // TestEveryTransformFuzzed fails when a transform is registered without a
 // fuzz target above (and in the Makefile's fuzz target).
 func TestEveryTransformFuzzed(t *testing.T) {
-	fuzzed := map[string]bool{"imagelock": true, "provenance": true, "secretrefs": true, "netpol": true, "externals": true, "guards": true,
+	fuzzed := map[string]bool{"imagelock": true, "provenance": true, "secretrefs": true, "netpol": true, "externals": true, "monitoring": true, "guards": true,
 		"otel": true, "dashboards": true}
 	for _, n := range transforms.Names() {
 		if !fuzzed[n] {

@@ -14,6 +14,7 @@ import (
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/guards"
 	"github.com/ctao/dpps-deploy/transforms/imagelock"
+	"github.com/ctao/dpps-deploy/transforms/monitoring"
 	"github.com/ctao/dpps-deploy/transforms/netpol"
 	"github.com/ctao/dpps-deploy/transforms/otel"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
@@ -48,6 +49,9 @@ type Config struct {
 	Otel otel.Config `json:"otel,omitempty"`
 	// Dashboards configures the dashboards transform.
 	Dashboards dashboards.Config `json:"dashboards,omitempty"`
+	// Monitoring configures the monitoring transform (its scrape mode is
+	// externals.metrics).
+	Monitoring monitoring.Config `json:"monitoring,omitempty"`
 }
 
 // Registration describes one transform.
@@ -84,6 +88,11 @@ var registry = []Registration{
 		Name:    "externals",
 		Summary: "annotates users of external interfaces (direction, endpoint, protocol, port, auth); log labels and metrics scraping",
 		New:     func(c *Config) kio.Filter { return externals.New(c.Externals, c.Catalog) },
+	},
+	{
+		Name:    "monitoring",
+		Summary: "appends PodMonitors (metrics podmonitor), the PrometheusRule <release>-dpps-alerts and the ConfigMap <release>-dpps-observability, from the catalog",
+		New:     func(c *Config) kio.Filter { return monitoring.New(c.Monitoring, c.Externals.Metrics, c.Catalog) },
 	},
 	{
 		Name:    "otel",

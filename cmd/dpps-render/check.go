@@ -12,6 +12,7 @@ import (
 
 	"github.com/ctao/dpps-deploy/internal/boundedfile"
 	"github.com/ctao/dpps-deploy/transforms/externals"
+	"github.com/ctao/dpps-deploy/transforms/monitoring"
 	"github.com/ctao/dpps-deploy/transforms/pipeline"
 	"github.com/ctao/dpps-deploy/transforms/podsecurity"
 	"github.com/ctao/dpps-deploy/transforms/release"
@@ -52,6 +53,10 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        on another port, or has the tag latest or neither
                        tag nor digest: one line per object, container and
                        field
+  metrics              a component declares a metrics port its pod lacks
+                       (a database exporter switched off: the message
+                       names the value that switches it on): nothing
+                       scrapes it
   pod-security         a pod template (of a Deployment, StatefulSet,
                        DaemonSet, Job, CronJob or Pod) fails a check of the
                        Pod Security Standards at --pod-security (default:
@@ -70,7 +75,7 @@ interface of the catalog with the site's endpoint, "test fixture in use" or
                        site; or a site of the topology is not among
                        global.externals.rucio-database-peers
 In the prod profile every finding is an error. In dev, ci and staging a
-fixture is expected, annotations and undeclared endpoints are warnings, and
+fixture is expected, annotations, undeclared endpoints and metrics are warnings, and
 malformed endpoints, a missing catalog and an image that cannot be pulled
 are errors. Pod Security findings are errors or notes in every profile.
 
@@ -162,6 +167,25 @@ func checkPodSecurity(rep *externals.Report, nodes []*yaml.RNode, catalog, level
 		return err
 	}
 	rep.Findings = append(rep.Findings, fs...)
+	rep.OK = rep.Errors() == 0
+	return nil
+}
+
+// checkMetrics adds a finding for every declared metrics endpoint absent
+// from its pod (an exporter switched off, an upstream chart without the
+// port): no monitor scrapes it. An error in prod, a warning elsewhere.
+func checkMetrics(rep *externals.Report, nodes []*yaml.RNode, catalog, profile string) error {
+	plan, err := monitoring.New(monitoring.Config{}, "", catalog).Plan(nodes)
+	if err != nil || plan == nil {
+		return err
+	}
+	sev := externals.SeverityWarning
+	if profile == "prod" {
+		sev = externals.SeverityError
+	}
+	for _, u := range plan.Unscraped {
+		rep.Findings = append(rep.Findings, externals.Finding{Severity: sev, Rule: "metrics", Message: u + "; nothing scrapes it"})
+	}
 	rep.OK = rep.Errors() == 0
 	return nil
 }

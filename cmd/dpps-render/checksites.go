@@ -15,7 +15,8 @@ import (
 )
 
 // checkRender checks one render (file, or stdin for "" and "-"): the
-// external interfaces, Pod Security and the failover topology. It returns
+// external interfaces, Pod Security, the declared metrics endpoints and the
+// failover topology. It returns
 // the report and the site's topology.
 func checkRender(file, profile, catalog, level string, stdin io.Reader) (*externals.Report, *release.Info, error) {
 	nodes, err := readStream(file, stdin)
@@ -28,6 +29,9 @@ func checkRender(file, profile, catalog, level string, stdin io.Reader) (*extern
 		return nil, nil, err
 	}
 	if err := checkPodSecurity(rep, nodes, catalog, level); err != nil {
+		return nil, nil, err
+	}
+	if err := checkMetrics(rep, nodes, catalog, profile); err != nil {
 		return nil, nil, err
 	}
 	info, err := checkFailover(rep, nodes, catalog)

@@ -58,7 +58,7 @@ type Config struct {
 	// Metrics says how components that declare a metrics port are scraped:
 	// "annotations" (prometheus.io/scrape, port and path on the pod
 	// template), "podmonitor" (a monitoring.coreos.com/v1 PodMonitor per
-	// component) or "none". Unset, the site's global.observability.metrics
+	// component, which the monitoring transform generates) or "none". Unset, the site's global.observability.metrics
 	// decides (from the catalog ConfigMap), else "annotations".
 	Metrics string `json:"metrics,omitempty" jsonschema:"enum=annotations,enum=podmonitor,enum=none"`
 	// PartOf is the app.kubernetes.io/part-of label pod templates get when
@@ -110,8 +110,9 @@ func (f *Filter) metricsMode(info *release.Info) (string, error) {
 // Changed is the number of input objects the last run modified.
 func (f *Filter) Changed() int { return f.changed }
 
-// Filter annotates the objects in place; the PodMonitors it generates come
-// after every other object.
+// Filter annotates the objects in place. PodMonitors an earlier version of
+// this transform generated are dropped (the monitoring transform generates
+// them now).
 func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	f.changed = 0
 	info, err := release.Find(nodes, f.CatalogPath)
@@ -141,10 +142,6 @@ func (f *Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			switch mode {
 			case MetricsAnnotations:
 				changed = f.scrapeAnnotations(r, n, comp) || changed
-			case MetricsPodMonitor:
-				if err := monitors.add(r, n, comp, f.PartOf); err != nil {
-					return nil, err
-				}
 			}
 		}
 		if changed {

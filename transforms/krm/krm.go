@@ -17,7 +17,7 @@
 //	apiVersion: dpps.ctao.org/v1alpha1
 //	kind: RenderConfig
 //	metadata: {name: dpps-render}
-//	transforms: [imagelock, provenance, secretrefs, netpol, externals, guards]
+//	transforms: [imagelock, provenance, secretrefs, netpol, externals, monitoring, guards]
 //	provenance: {chart: dpps-0.1.0}
 //
 //	# a ConfigMap: the config file's text under the key config.yaml

@@ -122,6 +122,9 @@ type Observability struct {
 	Metrics string `json:"metrics,omitempty"`
 	// Prometheus is where the site's Prometheus runs, nil when unset.
 	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// Alerts switches the PrometheusRule on or off; nil: on exactly when
+	// Metrics is podmonitor.
+	Alerts *bool `json:"alerts,omitempty"`
 	// OTLP is where components that declare traces export them, nil when
 	// unset.
 	OTLP *OTLP `json:"otlp,omitempty"`
@@ -148,6 +151,10 @@ type Grafana struct {
 type Prometheus struct {
 	Namespace string            `json:"namespace"`
 	PodLabels map[string]string `json:"podLabels"`
+	// RuleLabels are the labels its Prometheus selects PrometheusRules on.
+	RuleLabels map[string]string `json:"ruleLabels,omitempty"`
+	// MonitorLabels are the labels it selects PodMonitors on.
+	MonitorLabels map[string]string `json:"monitorLabels,omitempty"`
 }
 
 // Secrets says who creates the credential Secrets.

@@ -605,6 +605,9 @@ spec:
               readOnly: true
             {{- end }}
           {{- include "dpps.containerCommon" $v | nindent 10 }}
+        {{- with include "dpps.dbExporter" (dict "ctx" $ctx "component" $c "kind" "mysql" "values" $v "user" $v.user "credential" .userCredential) }}
+        {{- . | nindent 8 }}
+        {{- end }}
       volumes:
         - name: empty-dir
           emptyDir: {}
