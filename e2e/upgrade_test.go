@@ -340,10 +340,10 @@ func testUpgradePath(t *testing.T, c upgradeCase) {
 		if first == nil {
 			first = after
 		}
-		// Call point of the backups-before-migrations ordering check
-		// (#23, backups): after each upgrade, with ns, before and after
-		// (the rucio-migrate and rucio-db-backup Jobs by name and uid,
-		// before the install's upgrade and now).
+		// The order of backup and migration is checked where pods run
+		// (TestPodsRun's checkBackupsFirst, e2e-local's images): the ci
+		// values' Rucio images cannot be pulled here, so these Jobs never
+		// start.
 
 		for _, name := range pvcs {
 			pvc, err := pvcClient.Get(ctx, name, metav1.GetOptions{})
