@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,18 +72,31 @@ func upOf(comp string) *regexp.Regexp {
 func checkDashboards(t *testing.T, objs []object, cat metricsCatalog) {
 	t.Helper()
 	// The components with metrics whose workload is in the render, by the
-	// component label of their pods.
+	// component label of their pods, and whether a container of the pod
+	// has the metrics port (an exporter switched off leaves it out: such a
+	// component is not scraped and must have no up panel).
 	want := map[string]string{}
+	unscraped := map[string]bool{}
 	for _, o := range objs {
 		comp := podLabels(o)[labelComponent]
 		if podTemplate(o) == nil || podLabels(o)[labelInstance] != release || comp == "" {
 			continue
 		}
-		if c, ok := cat.Components[comp]; ok && len(c.Metrics) > 0 && string(c.Metrics) != "null" {
+		c, ok := cat.Components[comp]
+		if !ok || len(c.Metrics) == 0 || string(c.Metrics) == "null" {
+			continue
+		}
+		var m struct{ Port int }
+		if err := json.Unmarshal(c.Metrics, &m); err != nil {
+			t.Fatalf("catalog: component %s: metrics: %v", comp, err)
+		}
+		if hasContainerPort(podTemplate(o), m.Port) {
 			want[comp] = c.Subchart
+		} else {
+			unscraped[comp] = true
 		}
 	}
-	if len(want) == 0 {
+	if len(want) == 0 && len(unscraped) == 0 {
 		t.Fatal("no component with a metrics endpoint in the render")
 	}
 	boards := map[string][]string{} // ConfigMap name -> target expressions
@@ -152,6 +166,28 @@ func checkDashboards(t *testing.T, objs []object, cat metricsCatalog) {
 			}
 		}
 	}
+	for comp := range unscraped {
+		for b, exprs := range boards {
+			if slices.ContainsFunc(exprs, upOf(comp).MatchString) {
+				t.Errorf("component %s has no container port for its metrics in the render (not scraped), but dashboard %s has a panel on its up series", comp, b)
+			}
+		}
+	}
+}
+
+// hasContainerPort reports whether a container of the pod template has
+// containerPort port.
+func hasContainerPort(tmpl map[string]any, port int) bool {
+	for _, kind := range []string{"containers", "initContainers"} {
+		for _, c := range list(dig(tmpl, "spec", kind)) {
+			for _, p := range list(dig(c, "ports")) {
+				if fmt.Sprint(dig(p, "containerPort")) == strconv.Itoa(port) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // sdkError is the SDK's error, nil when it is an empty list of errors

@@ -27,6 +27,7 @@ import (
 	"github.com/ctao/dpps-deploy/catalog"
 	"github.com/ctao/dpps-deploy/transforms/externals"
 	"github.com/ctao/dpps-deploy/transforms/manifest"
+	"github.com/ctao/dpps-deploy/transforms/monitoring"
 	"github.com/ctao/dpps-deploy/transforms/provenance"
 	"github.com/ctao/dpps-deploy/transforms/release"
 )
@@ -204,6 +205,11 @@ func Collect(info *release.Info, nodes []*yaml.RNode) Release {
 		}
 		if _, seen := rel.Components[comp]; !seen {
 			c := info.Catalog.Components[comp]
+			if c.Metrics != nil {
+				if _, why := monitoring.MetricsPort(n, *c.Metrics); why != "" {
+					c.Metrics = nil // not scraped (exporter off): no panel that never shows data
+				}
+			}
 			obj := strings.ReplaceAll(c.Name, catalog.ReleaseName, n.GetLabels()[externals.InstanceLabel])
 			rel.Components[comp] = Component{Name: comp, Component: c, Object: obj}
 		}

@@ -209,7 +209,7 @@ func (f *Filter) Plan(nodes []*yaml.RNode) (*Plan, error) {
 		if m == nil || mode == externals.MetricsNone {
 			continue
 		}
-		port, why := metricsPort(n, *m)
+		port, why := MetricsPort(n, *m)
 		if why != "" {
 			p.Unscraped = append(p.Unscraped, fmt.Sprintf("%s: %s %s: %s", comp, n.GetKind(), n.GetName(), why+toggle(c, comp, *m)))
 			continue
@@ -248,9 +248,11 @@ func catalogNamespace(n *yaml.RNode) string {
 	return n.GetNamespace()
 }
 
-// metricsPort finds the name of the container port that carries the
-// declared metrics port; why says what is missing when there is none.
-func metricsPort(n *yaml.RNode, m catalog.Metrics) (name, why string) {
+// MetricsPort finds the name of the container port of workload n that
+// carries the declared metrics port; why says what is missing when there
+// is none (such an endpoint is not scraped, so the dashboards leave it out
+// too).
+func MetricsPort(n *yaml.RNode, m catalog.Metrics) (name, why string) {
 	unnamed := false
 	for _, ctr := range manifest.Containers(manifest.PodSpec(n.YNode())) {
 		ports := manifest.Field(ctr, "ports")
