@@ -95,6 +95,7 @@ func TestBackupRetention(t *testing.T) {
 	if scheduled.env["KEEP"] != "3" || upgrade.env["KEEP"] != "2" {
 		t.Fatalf("KEEP: CronJob %q, Job %q; want 3 and 2 (keep.scheduled, keep.upgrade)", scheduled.env["KEEP"], upgrade.env["KEEP"])
 	}
+	v := subchartVersion(t, "fts") // the render names new dumps after it
 	existing := []string{
 		"fts-20260101T020000Z-scheduled-chart-0.1.0.sql",
 		"fts-20260102T020000Z-scheduled-chart-0.1.0.sql",
@@ -120,10 +121,10 @@ func TestBackupRetention(t *testing.T) {
 			stdout: []string{"retention: deleted " + "BACKUP/fts-20260101T020000Z-scheduled-chart-0.1.0.sql (keeping the newest 3 scheduled dumps)",
 				"retention: deleted BACKUP/fts-20260102T020000Z-scheduled-chart-0.1.0.sql (keeping the newest 3 scheduled dumps)"},
 			deleted: []string{"fts-20260101T020000Z-scheduled-chart-0.1.0.sql", "fts-20260102T020000Z-scheduled-chart-0.1.0.sql"},
-			newKind: "-scheduled-chart-0.1.0.sql"},
+			newKind: "-scheduled-chart-" + v + ".sql"},
 		{name: "before an upgrade", c: upgrade, mariadb: "exit 0", dump: "echo '-- dump'",
 			stdout:  []string{"retention: deleted BACKUP/fts-20250601T120000Z-chart-0.0.9.sql (keeping the newest 2 upgrade dumps)"},
-			deleted: []string{"fts-20250601T120000Z-chart-0.0.9.sql"}, newKind: "Z-chart-0.1.0.sql"},
+			deleted: []string{"fts-20250601T120000Z-chart-0.0.9.sql"}, newKind: "Z-chart-" + v + ".sql"},
 		{name: "dump fails", c: scheduled, mariadb: "exit 0", dump: "echo 'mariadb-dump: Got error: 1045: Access denied' >&2; exit 2", fail: true,
 			stderr: []string{"mariadb-dump: Got error: 1045: Access denied"}},
 		{name: "login never accepted", c: scheduled, mariadb: "echo \"ERROR 1045 (28000): Access denied for user 'root'@'10.0.0.7'\" >&2; exit 1",
@@ -220,7 +221,7 @@ func TestBackupRecord(t *testing.T) {
 				t.Fatalf("the patch's data %q: want one key rucio-db holding JSON (%v)", patch.Data, err)
 			}
 			want := map[string]any{"time": "2026-12-04T23:59:58Z", "file": "rucio-20261204T235957Z-chart-0.1.0.dump", "bytes": 4096.0,
-				"chart": "bdms-0.1.0", "kind": "upgrade", "job": "dpps-rucio-db-backup-0-1-0"}
+				"chart": "bdms-" + subchartVersion(t, "bdms"), "kind": "upgrade", "job": "dpps-rucio-db-backup-0-1-0"}
 			for k, v := range want {
 				if entry[k] != v {
 					t.Errorf("record %s = %v, want %v", k, entry[k], v)
@@ -242,8 +243,10 @@ func TestWaitForBackup(t *testing.T) {
 	helm, render := tools(t)
 	objs := parse(t, run(t, helm, renderArgs("ci", render)...))
 	c := findContainer(t, objs, "Job", "rucio-migrate", "wait-for-backup")
-	if c.env["BACKUP_JOB"] != "dpps-rucio-db-backup-0-1-0" || c.env["WAIT_SECONDS"] != "3600" {
-		t.Fatalf("wait-for-backup env %v: want BACKUP_JOB dpps-rucio-db-backup-0-1-0 and WAIT_SECONDS 3600", c.env)
+	// The backup Job of the chart's version.
+	job := "dpps-rucio-db-backup-" + strings.ReplaceAll(subchartVersion(t, "bdms"), ".", "-")
+	if c.env["BACKUP_JOB"] != job || c.env["WAIT_SECONDS"] != "3600" {
+		t.Fatalf("wait-for-backup env %v: want BACKUP_JOB %s and WAIT_SECONDS 3600", c.env, job)
 	}
 	for _, tc := range []struct {
 		name    string
@@ -254,21 +257,21 @@ func TestWaitForBackup(t *testing.T) {
 		stderr  []string
 		calls   int
 	}{
-		{name: "complete", answers: []string{"Complete "}, stdout: []string{"backup Job dpps-rucio-db-backup-0-1-0 completed: migrating"}, calls: 1},
+		{name: "complete", answers: []string{"Complete "}, stdout: []string{"backup Job " + job + " completed: migrating"}, calls: 1},
 		{name: "running, then complete", answers: []string{"", "", "SuccessCriteriaMet ", "SuccessCriteriaMet Complete "},
-			stdout: []string{"waiting for backup Job dpps-rucio-db-backup-0-1-0 (running)", "waiting for backup Job dpps-rucio-db-backup-0-1-0 (SuccessCriteriaMet )",
-				"backup Job dpps-rucio-db-backup-0-1-0 completed: migrating"}, calls: 4},
+			stdout: []string{"waiting for backup Job " + job + " (running)", "waiting for backup Job " + job + " (SuccessCriteriaMet )",
+				"backup Job " + job + " completed: migrating"}, calls: 4},
 		{name: "failed", answers: []string{"", "FailureTarget Failed "}, fail: true, calls: 2,
-			stderr: []string{"backup Job dpps-rucio-db-backup-0-1-0 failed: no migration without a backup taken first. See kubectl logs job/dpps-rucio-db-backup-0-1-0 -c backup; fix, delete the Job and this one, and upgrade again"}},
+			stderr: []string{"backup Job " + job + " failed: no migration without a backup taken first. See kubectl logs job/" + job + " -c backup; fix, delete the Job and this one, and upgrade again"}},
 		{name: "still running at the deadline", answers: []string{""}, wait: "0", fail: true, calls: 1,
-			stderr: []string{"backup Job dpps-rucio-db-backup-0-1-0 has not completed after 0 s (last seen: running): no migration without a backup taken first. See kubectl describe job dpps-rucio-db-backup-0-1-0"}},
-		{name: "forbidden", answers: []string{`!Error from server (Forbidden): jobs.batch "dpps-rucio-db-backup-0-1-0" is forbidden`}, wait: "0", fail: true, calls: 1,
-			stderr: []string{`backup Job dpps-rucio-db-backup-0-1-0 has not completed after 0 s (last seen: unreadable: Error from server (Forbidden): jobs.batch "dpps-rucio-db-backup-0-1-0" is forbidden): no migration without a backup taken first. See kubectl describe job dpps-rucio-db-backup-0-1-0`}},
+			stderr: []string{"backup Job " + job + " has not completed after 0 s (last seen: running): no migration without a backup taken first. See kubectl describe job " + job}},
+		{name: "forbidden", answers: []string{`!Error from server (Forbidden): jobs.batch "` + job + `" is forbidden`}, wait: "0", fail: true, calls: 1,
+			stderr: []string{`backup Job ` + job + ` has not completed after 0 s (last seen: unreadable: Error from server (Forbidden): jobs.batch "` + job + `" is forbidden): no migration without a backup taken first. See kubectl describe job ` + job}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			stub := "#!/bin/sh\nn=$(cat '" + filepath.Join(dir, "calls") + "' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '" + filepath.Join(dir, "calls") + "'\n" +
-				"[ \"$*\" = \"get job dpps-rucio-db-backup-0-1-0 -o jsonpath={range .status.conditions[?(@.status==\\\"True\\\")]}{.type} {end}\" ] || { echo \"unexpected: $*\" >&2; exit 3; }\ncase $n in\n"
+				"[ \"$*\" = \"get job " + job + " -o jsonpath={range .status.conditions[?(@.status==\\\"True\\\")]}{.type} {end}\" ] || { echo \"unexpected: $*\" >&2; exit 3; }\ncase $n in\n"
 			for i, a := range tc.answers {
 				n := "*"
 				if i < len(tc.answers)-1 {
@@ -378,4 +381,15 @@ func TestBackupCopy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// subchartVersion is the version in charts/dpps/charts/<sub>/Chart.yaml:
+// the backup Jobs and dumps are named after it.
+func subchartVersion(t *testing.T, sub string) string {
+	t.Helper()
+	v, _ := readValues(t, filepath.Join(chart, "charts", sub, "Chart.yaml"))["version"].(string)
+	if v == "" {
+		t.Fatalf("charts/dpps/charts/%s/Chart.yaml has no version", sub)
+	}
+	return v
 }
