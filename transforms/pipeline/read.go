@@ -233,16 +233,28 @@ type parsedDoc struct {
 }
 
 // endCommentLine ends with a line break a chunk whose last line is a comment
-// at column 0 without one: yaml.v3 gives such a comment to the value above
+// at column 0 without one, and drops blanks without a line break after such
+// a comment line: either way yaml.v3 gives the comment to the value above
 // it, and writes it back indented, where the next read gives it to the
-// document (found by FuzzReadWrite). A column-0 comment ends every block
-// scalar of an object, so the break changes no value.
+// document (both found by FuzzReadWrite). A column-0 comment ends every
+// block scalar of an object, so neither changes a value.
 func endCommentLine(text []byte) []byte {
 	if len(text) == 0 || text[len(text)-1] == '\n' {
 		return text
 	}
-	last := text[bytes.LastIndexByte(text, '\n')+1:]
-	if len(last) == 0 || last[0] != '#' {
+	cut := bytes.LastIndexByte(text, '\n') + 1
+	last := text[cut:]
+	if len(bytes.Trim(last, " \t")) == 0 {
+		if cut == 0 {
+			return text
+		}
+		prev := text[bytes.LastIndexByte(text[:cut-1], '\n')+1 : cut-1]
+		if len(prev) > 0 && prev[0] == '#' {
+			return text[:cut]
+		}
+		return text
+	}
+	if last[0] != '#' {
 		return text
 	}
 	return append(text[:len(text):len(text)], '\n')
