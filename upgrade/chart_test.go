@@ -46,12 +46,12 @@ func bumpChart(t *testing.T, root, version string) string {
 	return dst
 }
 
-// renderChart runs helm template on a chart with the ci values and
+// renderChart runs helm template on a chart with a values file and
 // dpps-render's transforms in process.
-func renderChart(t *testing.T, helm, root, chart string) []byte {
+func renderChart(t *testing.T, helm, chart, values string) []byte {
 	t.Helper()
 	var out, stderr bytes.Buffer
-	cmd := exec.Command(helm, "template", "dpps", chart, "-f", filepath.Join(root, "examples", "ci", "values.yaml"), "--skip-tests")
+	cmd := exec.Command(helm, "template", "dpps", chart, "-f", values, "--skip-tests")
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("helm template %s: %v\n%s", chart, err, stderr.String())
@@ -74,8 +74,8 @@ func renderChart(t *testing.T, helm, root, chart string) []byte {
 func TestChartVersionBump(t *testing.T) {
 	helm := testutil.Tool(t, "DPPS_HELM3")
 	root := testutil.RepoRoot(t)
-	oldR := renderChart(t, helm, root, filepath.Join(root, "charts", "dpps"))
-	newR := renderChart(t, helm, root, bumpChart(t, root, "9.9.9"))
+	oldR := renderChart(t, helm, filepath.Join(root, "charts", "dpps"), filepath.Join(root, "examples", "ci", "values.yaml"))
+	newR := renderChart(t, helm, bumpChart(t, root, "9.9.9"), filepath.Join(root, "examples", "ci", "values.yaml"))
 	if bytes.Equal(oldR, newR) {
 		t.Fatal("the bumped chart renders the same bytes: the version edit did nothing")
 	}

@@ -15,8 +15,6 @@ import (
 	"testing"
 
 	"github.com/ctao/dpps-deploy/internal/testutil"
-	"github.com/ctao/dpps-deploy/transforms"
-	"github.com/ctao/dpps-deploy/transforms/pipeline"
 )
 
 var (
@@ -164,25 +162,8 @@ func TestUpgradeFromRelease(t *testing.T) {
 			last = r
 		}
 	}
-	render := func(chart, values string) []byte {
-		var out, stderr bytes.Buffer
-		cmd := exec.Command(helm, "template", "dpps", chart, "-f", values, "--skip-tests")
-		cmd.Stdout, cmd.Stderr = &out, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("helm template %s: %v\n%s", chart, err, stderr.String())
-		}
-		steps, err := transforms.Steps(&transforms.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rendered bytes.Buffer
-		if _, err := pipeline.Run(&out, &rendered, steps); err != nil {
-			t.Fatal(err)
-		}
-		return rendered.Bytes()
-	}
-	oldR := render(last.pkg, last.values)
-	newR := render(filepath.Join(root, "charts", "dpps"), filepath.Join(root, "examples", "ci", "values.yaml"))
+	oldR := renderChart(t, helm, last.pkg, last.values)
+	newR := renderChart(t, helm, filepath.Join(root, "charts", "dpps"), filepath.Join(root, "examples", "ci", "values.yaml"))
 	rep, err := Compare(nodes(t, string(oldR)), nodes(t, string(newR)), "")
 	if err != nil {
 		t.Fatal(err)
