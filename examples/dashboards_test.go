@@ -27,6 +27,20 @@ type metricsCatalog struct {
 	} `json:"components"`
 }
 
+// readMetricsCatalog reads charts/dpps/catalog.json.
+func readMetricsCatalog(t *testing.T) metricsCatalog {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(chart, "catalog.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cat metricsCatalog
+	if err := json.Unmarshal(data, &cat); err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
 // TestDashboards renders every example and every site with the real Helm
 // and dpps-render and reads the dashboard ConfigMaps as Grafana's sidecar
 // would: every component with a metrics endpoint in the render has a panel
@@ -37,14 +51,7 @@ type metricsCatalog struct {
 // sidecar's default label.
 func TestDashboards(t *testing.T) {
 	helm, render := tools(t)
-	data, err := os.ReadFile(filepath.Join(chart, "catalog.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat metricsCatalog
-	if err := json.Unmarshal(data, &cat); err != nil {
-		t.Fatal(err)
-	}
+	cat := readMetricsCatalog(t)
 	plugins.RegisterDefaultPlugins()
 	renders := map[string][]string{}
 	for _, env := range environments(t) {
@@ -215,14 +222,7 @@ func keys[V any](m map[string]V) []string {
 // accepts the endpoint.
 func TestNoTracesDeclared(t *testing.T) {
 	helm, render := tools(t)
-	data, err := os.ReadFile(filepath.Join(chart, "catalog.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cat metricsCatalog
-	if err := json.Unmarshal(data, &cat); err != nil {
-		t.Fatal(err)
-	}
+	cat := readMetricsCatalog(t)
 	for name, c := range cat.Components {
 		if len(c.Traces) > 0 {
 			t.Errorf("component %s declares traces: TestNoTracesDeclared and docs/observability.md say none does; update both with the evidence", name)
